@@ -1,0 +1,115 @@
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "base/check.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/ids.h"
+#include "base/logging.h"
+
+namespace brix {
+namespace {
+
+Result<int> ParsePositive(int v) {
+  if (v <= 0) return InvalidArgument("must be positive");
+  return v;
+}
+
+TEST(ResultTest, CarriesValueOrError) {
+  auto ok = ParsePositive(3);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, 3);
+  auto bad = ParsePositive(-1);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(bad.error().ToString(), "invalid_argument: must be positive");
+}
+
+TEST(ResultTest, VoidResultDefaultsToSuccess) {
+  Result<void> r;
+  EXPECT_TRUE(r);
+  Result<void> e = Unavailable("down");
+  EXPECT_FALSE(e);
+}
+
+TEST(ResultDeathTest, ValueOnErrorAborts) {
+  EXPECT_DEATH((void)ParsePositive(0).value(), "must be positive");
+}
+
+TEST(CheckDeathTest, FailingCheckPrintsConditionAndMessage) {
+  int x = 1;
+  EXPECT_DEATH(BRIX_CHECK(x == 2) << "x was " << x, "check failed: x == 2 x was 1");
+}
+
+TEST(CheckTest, PassingCheckEvaluatesConditionOnce) {
+  int calls = 0;
+  BRIX_CHECK(++calls == 1) << "not evaluated";
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(ErrcTest, EveryCodeHasAName) {
+  for (auto c : {Errc::kInvalidArgument, Errc::kNotFound, Errc::kAlreadyExists,
+                 Errc::kFailedPrecondition, Errc::kResourceExhausted, Errc::kUnavailable,
+                 Errc::kDeadlineExceeded, Errc::kCancelled, Errc::kUnauthenticated,
+                 Errc::kPermissionDenied, Errc::kInternal}) {
+    EXPECT_NE(ErrcName(c), "unknown");
+  }
+}
+
+TEST(ManualClockTest, MovesOnlyWhenTold) {
+  base::ManualClock clock;
+  auto t0 = clock.Now();
+  auto w0 = clock.WallNow();
+  EXPECT_EQ(clock.Now(), t0);
+  clock.Advance(std::chrono::milliseconds(250));
+  EXPECT_EQ(clock.Now() - t0, std::chrono::milliseconds(250));
+  EXPECT_EQ(clock.WallNow() - w0, std::chrono::milliseconds(250));
+  clock.Set(t0 + std::chrono::seconds(2));
+  EXPECT_EQ(clock.Now() - t0, std::chrono::seconds(2));
+}
+
+TEST(ManualClockDeathTest, RefusesToGoBack) {
+  base::ManualClock clock;
+  auto t0 = clock.Now();
+  clock.Advance(std::chrono::seconds(1));
+  EXPECT_DEATH(clock.Set(t0), "cannot go back");
+}
+
+TEST(RealClockTest, IsMonotonic) {
+  auto a = base::RealClock().Now();
+  auto b = base::RealClock().Now();
+  EXPECT_LE(a, b);
+}
+
+TEST(IdsTest, RequestIdsAreHexAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    auto id = base::NewRequestId();
+    ASSERT_EQ(id.size(), 32u);
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(LoggingTest, RejectsUnknownLevelAndFormat) {
+  EXPECT_FALSE(base::InitLogging({.level = "loud", .format = "text"}));
+  EXPECT_FALSE(base::InitLogging({.level = "info", .format = "xml"}));
+  EXPECT_TRUE(base::InitLogging({.level = "off", .format = "json"}));
+  EXPECT_TRUE(base::InitLogging({.level = "warn", .format = "text"}));
+}
+
+TEST(LoggingTest, NamedLoggerIsSharedAndFollowsLevel) {
+  ASSERT_TRUE(base::InitLogging({.level = "error", .format = "text"}));
+  auto a = base::Logger("test-component");
+  auto b = base::Logger("test-component");
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_EQ(a->level(), spdlog::level::err);
+  ASSERT_TRUE(base::InitLogging({.level = "debug", .format = "text"}));
+  EXPECT_EQ(a->level(), spdlog::level::debug);
+}
+
+}  // namespace
+}  // namespace brix
