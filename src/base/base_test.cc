@@ -50,10 +50,10 @@ TEST(CheckTest, PassingCheckEvaluatesConditionOnce) {
 }
 
 TEST(ErrcTest, EveryCodeHasAName) {
-  for (auto c : {Errc::kInvalidArgument, Errc::kNotFound, Errc::kAlreadyExists,
-                 Errc::kFailedPrecondition, Errc::kResourceExhausted, Errc::kUnavailable,
-                 Errc::kDeadlineExceeded, Errc::kCancelled, Errc::kUnauthenticated,
-                 Errc::kPermissionDenied, Errc::kInternal}) {
+  for (auto c :
+       {Errc::kInvalidArgument, Errc::kNotFound, Errc::kAlreadyExists, Errc::kFailedPrecondition,
+        Errc::kResourceExhausted, Errc::kUnavailable, Errc::kDeadlineExceeded, Errc::kCancelled,
+        Errc::kUnauthenticated, Errc::kPermissionDenied, Errc::kInternal}) {
     EXPECT_NE(ErrcName(c), "unknown");
   }
 }

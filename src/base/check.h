@@ -31,8 +31,8 @@ struct Voidify {
 
 }  // namespace brix::base::internal
 
-#define BRIX_CHECK(condition)                  \
-  (condition) ? static_cast<void>(0)           \
+#define BRIX_CHECK(condition)                       \
+  (condition) ? static_cast<void>(0)                \
               : ::brix::base::internal::Voidify() & \
                     ::brix::base::internal::CheckFailure(#condition, __FILE__, __LINE__).stream()
 

@@ -28,7 +28,9 @@ ManualClock::ManualClock(TimePoint start, WallTime wall_start)
 
 TimePoint ManualClock::Now() const { return TimePoint(Duration(now_ns_.load())); }
 
-WallTime ManualClock::WallNow() const { return WallTime(Duration(now_ns_.load() + wall_offset_ns_)); }
+WallTime ManualClock::WallNow() const {
+  return WallTime(Duration(now_ns_.load() + wall_offset_ns_));
+}
 
 void ManualClock::Advance(Duration d) {
   BRIX_CHECK(d.count() >= 0) << "a clock cannot go back";

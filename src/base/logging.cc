@@ -61,8 +61,8 @@ std::shared_ptr<spdlog::logger> Logger(std::string_view component) {
   std::string name(component);
   std::lock_guard lock(Mutex());
   if (auto existing = spdlog::get(name)) return existing;
-  auto logger = std::make_shared<spdlog::logger>(
-      name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_level(CurrentLevel());
   logger->set_pattern(CurrentPattern());
   logger->flush_on(spdlog::level::warn);

@@ -1,0 +1,24 @@
+// The subcommands of the `brix` binary. Each registers its flags on a CLI11 app and returns the
+// process exit code when run. Commands hold no logic of their own: flags -> config -> wiring.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace brix::cmd {
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the command ran and failed (bad config, ...)
+inline constexpr int kExitUsage = 2;    // bad flags or arguments
+
+// A registered subcommand: `run` is called after parsing when the subcommand was chosen.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command AddVersionCommand(CLI::App& root);
+Command AddValidateConfigCommand(CLI::App& root);
+
+}  // namespace brix::cmd
