@@ -1,6 +1,7 @@
 #include "cmd/brix_config.h"
 
 #include "config/reader.h"
+#include "net/server_config.h"
 
 namespace brix::cmd {
 namespace {
@@ -16,6 +17,7 @@ Result<BrixConfig> FromNode(const YAML::Node& root, std::string_view source) {
   BrixConfig cfg;
   config::MapReader r(root, "", &diag);
   r.ReadMap("log", [&](config::MapReader& m) { ReadLog(m, &cfg.log); });
+  r.ReadMap("server", [&](config::MapReader& m) { net::ReadServerConfig(m, &cfg.server); });
   r.Finish();
   if (!diag.ok()) return diag.ToError();
   return cfg;

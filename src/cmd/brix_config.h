@@ -1,5 +1,5 @@
 // The top-level Brix config file: one YAML document whose top-level keys are the sections of
-// the components (`log`, and more as components arrive). `brix validate-config` and every
+// the components (`log`, `server`, and more as components arrive). `brix validate-config` and every
 // subcommand that takes `--config` load it through LoadBrixConfig.
 #pragma once
 
@@ -8,12 +8,15 @@
 
 #include "base/error.h"
 #include "base/logging.h"
+#include "net/server.h"
 
 namespace brix::cmd {
 
 struct BrixConfig {
   // Logging for every component in the process.
   base::LogOptions log;
+  // The process's HTTP listener (net/server_config.h); flags such as --port override it.
+  net::ServerConfig server;
 };
 
 // Parses YAML text; on error returns InvalidArgument listing every problem, one per line, each

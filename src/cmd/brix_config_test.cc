@@ -28,5 +28,12 @@ TEST(BrixConfigTest, ReportsUnknownSectionsAndBadValuesTogether) {
       << cfg.error().message;
 }
 
+TEST(BrixConfigTest, ReadsServerSection) {
+  auto cfg = ParseBrixConfig("server:\n  port: 8000\n  idle_timeout: 5s\n", "x.yaml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(cfg->server.port, 8000);
+  EXPECT_EQ(cfg->server.idle_timeout, std::chrono::seconds(5));
+}
+
 }  // namespace
 }  // namespace brix::cmd
