@@ -1,0 +1,58 @@
+// What a proxying gateway needs from a vLLM request and stream without parsing them fully.
+//
+// The gateway reads `model` and the streaming flags to route and account a request, and always
+// wants a final usage chunk from the engine. It therefore forces stream_options.include_usage on
+// for streaming requests (RewriteForUsage) and, when the client had not asked for usage itself,
+// strips that extra chunk from the stream (ClassifySseData says which event it is) so the client
+// sees exactly what vLLM would have sent it. Pure functions; any thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "openai/api_error.h"
+#include "openai/responses.h"
+
+namespace brix::openai {
+
+struct RequestInfo {
+  std::optional<std::string> model;  // absent, null or not a string -> nullopt
+  bool stream = false;               // `stream` as pydantic reads it ("true", 1, ... count)
+  // vLLM's should_include_usage: stream_options present (even {}) with include_usage not
+  // false/null. Meaningful only when `stream`.
+  bool include_usage = false;
+  bool continuous_usage = false;  // include_usage && continuous_usage_stats
+};
+
+// Reads the routing fields of a chat or completions body. Fails (with vLLM's pydantic-style
+// error for bad JSON or a non-object body) only when vLLM would fail before reading any field.
+ApiResult<RequestInfo> InspectRequest(std::string_view body);
+
+struct UsageRewrite {
+  std::string body;          // the body to send upstream
+  bool strip_usage = false;  // the client did not ask for usage: drop the usage-only chunk
+};
+
+// For a streaming request, sets stream_options.include_usage = true (keeping other keys, and
+// turning continuous_usage_stats off when the client had not enabled usage, so no per-chunk usage
+// appears that vLLM would not have sent). Non-streaming or unparsable bodies, and bodies whose
+// stream_options is not an object, pass through unchanged (vLLM will answer them itself).
+UsageRewrite RewriteForUsage(std::string_view body);
+
+enum class SseEventKind {
+  kChunk,      // a completion/chat chunk with choices (forward)
+  kUsageOnly,  // "choices":[] with usage: the final usage chunk
+  kDone,       // [DONE]
+  kError,      // {"error":{...}} sent mid-stream
+  kOther,      // anything else (forward untouched)
+};
+
+// Classifies the payload of one SSE `data:` field (without "data: " and the blank line). For
+// kUsageOnly, *usage (if non-null) receives the counts.
+SseEventKind ClassifySseData(std::string_view data, Usage* usage = nullptr);
+
+// The usage object of any chunk that carries one (usage-only or continuous usage), else nullopt.
+std::optional<Usage> ReadChunkUsage(std::string_view data);
+
+}  // namespace brix::openai

@@ -1,0 +1,102 @@
+#include "openai/gateway.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+namespace brix::openai {
+namespace {
+
+namespace json = boost::json;
+
+TEST(InspectRequestTest, ReadsRoutingFields) {
+  auto info = InspectRequest(R"({"model":"m","stream":true,"messages":[]})");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->model, "m");
+  EXPECT_TRUE(info->stream);
+  EXPECT_FALSE(info->include_usage);
+  info = InspectRequest(R"({"stream":1,"stream_options":{}})");
+  ASSERT_TRUE(info);
+  EXPECT_FALSE(info->model);
+  EXPECT_TRUE(info->include_usage);
+  info = InspectRequest(
+      R"({"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true}})");
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(info->continuous_usage);
+  info = InspectRequest(R"({"stream":false,"stream_options":{}})");
+  ASSERT_TRUE(info);
+  EXPECT_FALSE(info->include_usage);
+  // `stream` is read as pydantic reads a bool, not by Python truthiness.
+  info = InspectRequest(R"({"stream":"false","stream_options":{}})");
+  ASSERT_TRUE(info);
+  EXPECT_FALSE(info->stream);
+  EXPECT_EQ(RewriteForUsage(R"({"stream":"false"})").body, R"({"stream":"false"})");
+  auto bad = InspectRequest("{");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().type, "Bad Request");
+}
+
+TEST(RewriteForUsageTest, AddsIncludeUsageOnlyForStreams) {
+  auto r = RewriteForUsage(R"({"model":"m","stream":true,"messages":[]})");
+  EXPECT_TRUE(r.strip_usage);
+  const json::value v = json::parse(r.body);
+  EXPECT_EQ(v.at("stream_options").at("include_usage"), true);
+  EXPECT_EQ(v.at("model"), "m");
+
+  auto plain = RewriteForUsage(R"({"model":"m","messages":[]})");
+  EXPECT_FALSE(plain.strip_usage);
+  EXPECT_EQ(plain.body, R"({"model":"m","messages":[]})");
+
+  auto wanted = RewriteForUsage(R"({"stream":true,"stream_options":{"include_usage":true}})");
+  EXPECT_FALSE(wanted.strip_usage);
+
+  auto continuous = RewriteForUsage(
+      R"({"stream":true,"stream_options":{"include_usage":false,"continuous_usage_stats":true}})");
+  EXPECT_TRUE(continuous.strip_usage);
+  const json::value c = json::parse(continuous.body);
+  EXPECT_EQ(c.at("stream_options").at("include_usage"), true);
+  EXPECT_EQ(c.at("stream_options").at("continuous_usage_stats"), false);
+
+  auto invalid = RewriteForUsage(R"({"stream":true,"stream_options":3})");
+  EXPECT_FALSE(invalid.strip_usage);
+  EXPECT_EQ(RewriteForUsage("{").body, "{");
+}
+
+TEST(ClassifySseDataTest, FindsTheUsageChunk) {
+  std::string stream;
+  const ResponseMeta meta{"chatcmpl-r", 1, "m"};
+  AppendChatRoleChunk(meta, 0, nullptr, &stream);
+  const std::string role = stream.substr(6, stream.size() - 8);
+  EXPECT_EQ(ClassifySseData(role), SseEventKind::kChunk);
+
+  stream.clear();
+  AppendChatUsageChunk(meta, Usage{12, 3, 5}, &stream);
+  Usage usage;
+  EXPECT_EQ(ClassifySseData(stream.substr(6, stream.size() - 8), &usage), SseEventKind::kUsageOnly);
+  EXPECT_EQ(usage.prompt_tokens, 12);
+  EXPECT_EQ(usage.completion_tokens, 3);
+  EXPECT_EQ(usage.cached_tokens, 5);
+
+  stream.clear();
+  AppendCompletionUsageChunk(ResponseMeta{"cmpl-r", 1, "m"}, Usage{1, 2, std::nullopt}, &stream);
+  EXPECT_EQ(ClassifySseData(stream.substr(6, stream.size() - 8)), SseEventKind::kUsageOnly);
+
+  // Continuous usage: usage on a chunk with choices is not the usage-only chunk.
+  stream.clear();
+  const Usage running{1, 1, std::nullopt};
+  AppendChatDeltaChunk(meta, 0, "x", nullptr, nullptr, &running, &stream);
+  const std::string data = stream.substr(6, stream.size() - 8);
+  EXPECT_EQ(ClassifySseData(data), SseEventKind::kChunk);
+  ASSERT_TRUE(ReadChunkUsage(data));
+  EXPECT_EQ(ReadChunkUsage(data)->completion_tokens, 1);
+
+  EXPECT_EQ(ClassifySseData("[DONE]"), SseEventKind::kDone);
+  EXPECT_EQ(ClassifySseData(" [DONE]\n"), SseEventKind::kDone);
+  EXPECT_EQ(ClassifySseData(R"({"error":{"message":"x","type":"t","param":null,"code":500}})"),
+            SseEventKind::kError);
+  EXPECT_EQ(ClassifySseData(": keepalive"), SseEventKind::kOther);
+  EXPECT_EQ(ClassifySseData(R"({"usage":)"), SseEventKind::kOther);
+}
+
+}  // namespace
+}  // namespace brix::openai

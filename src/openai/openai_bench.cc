@@ -1,0 +1,67 @@
+// Costs of the per-request and per-token protocol work: parsing a chat body, building one SSE
+// content chunk, the gateway's usage rewrite and SSE classification. Run by `make bench`.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "openai/gateway.h"
+#include "openai/requests.h"
+#include "openai/responses.h"
+
+namespace {
+
+const std::string kChatBody =
+    R"({"model":"meta-llama/Llama-3.1-8B-Instruct","messages":[{"role":"system","content":)"
+    R"("You are a helpful assistant."},{"role":"user","content":"Write a haiku about the sea, )"
+    R"(and then explain it line by line in plain words."}],"max_tokens":256,"temperature":0.7,)"
+    R"("top_p":0.95,"stream":true,"stream_options":{"include_usage":true}})";
+
+void BM_ParseChatRequest(benchmark::State& state) {
+  for (auto _ : state) {
+    auto r = brix::openai::ParseChatCompletionRequest(kChatBody);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kChatBody.size()));
+}
+BENCHMARK(BM_ParseChatRequest);
+
+void BM_InspectRequest(benchmark::State& state) {
+  for (auto _ : state) {
+    auto r = brix::openai::InspectRequest(kChatBody);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_InspectRequest);
+
+void BM_RewriteForUsage(benchmark::State& state) {
+  const std::string body =
+      R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+  for (auto _ : state) {
+    auto r = brix::openai::RewriteForUsage(body);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_RewriteForUsage);
+
+void BM_ChatDeltaChunk(benchmark::State& state) {
+  const brix::openai::ResponseMeta meta{"chatcmpl-0123456789abcdef0123456789abcdef", 1763800000,
+                                        "meta-llama/Llama-3.1-8B-Instruct"};
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    brix::openai::AppendChatDeltaChunk(meta, 0, " ocean", nullptr, nullptr, nullptr, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_ChatDeltaChunk);
+
+void BM_ClassifySseChunk(benchmark::State& state) {
+  const brix::openai::ResponseMeta meta{"chatcmpl-r", 1763800000, "m"};
+  std::string chunk;
+  brix::openai::AppendChatDeltaChunk(meta, 0, " ocean", nullptr, nullptr, nullptr, &chunk);
+  const std::string data = chunk.substr(6, chunk.size() - 8);
+  for (auto _ : state) benchmark::DoNotOptimize(brix::openai::ClassifySseData(data));
+}
+BENCHMARK(BM_ClassifySseChunk);
+
+}  // namespace
