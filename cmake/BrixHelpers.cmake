@@ -9,18 +9,19 @@ function(brix_library name)
   add_library(brix::${name} ALIAS brix_${name})
 endfunction()
 
-# brix_test(NAME SRCS ... DEPS ...)
-#   One GoogleTest binary per component; each TEST becomes a ctest entry.
+# brix_test(NAME SRCS ... DEPS ... [FIXTURES ...])
+#   One GoogleTest binary per component; each TEST becomes a ctest entry. FIXTURES names ctest
+#   fixtures its tests need (e.g. `tokenizers`, set up by tests/CMakeLists.txt).
 function(brix_test name)
   if(NOT BRIX_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;FIXTURES" ${ARGN})
   add_executable(${name} ${ARG_SRCS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
   include(GoogleTest)
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-                       PROPERTIES TIMEOUT 120 LABELS unit)
+                       PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_REQUIRED "${ARG_FIXTURES}")
 endfunction()
 
 # brix_benchmark(NAME SRCS ... DEPS ...)
