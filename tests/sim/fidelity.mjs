@@ -5,6 +5,7 @@
 // (scripts/bench-sim starts the sims and writes the table header.) The sim must run with
 // --no-enable-prefix-caching so that repeated prompts are prefilled in full.
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 
 const [url, profilePath] = process.argv.slice(2);
 const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
@@ -14,32 +15,38 @@ let seed = 12345;
 const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed; };
 const prompt = (n) => Array.from({ length: n }, () => 1000 + (rand() % 50000));
 
-// Streams one completion; returns the arrival times (ms) of the chunks that carry text.
-async function stream(ids, maxTokens) {
-  const start = performance.now();
-  const res = await fetch(`${url}/v1/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt: ids, max_tokens: maxTokens, ignore_eos: true, stream: true }),
+// Streams one completion; returns the arrival times (ms) of the chunks that carry text. Uses
+// node:http with a keep-alive agent: fetch (undici) adds a few ms of its own before the first
+// chunk, which would be charged to the sim.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+function stream(ids, maxTokens) {
+  const body = JSON.stringify({ prompt: ids, max_tokens: maxTokens, ignore_eos: true, stream: true });
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const req = http.request(`${url}/v1/completions`, {
+      method: 'POST', agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      if (res.statusCode !== 200) { reject(new Error(`status ${res.statusCode}`)); res.resume(); return; }
+      const times = [];
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        const now = performance.now() - start;
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const event = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (event.startsWith('data: {') && event.includes('"text"')) times.push(now);
+        }
+      });
+      res.on('end', () => resolve(times));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
   });
-  if (res.status !== 200) throw new Error(`${res.status} ${await res.text()}`);
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  const times = [];
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    const now = performance.now() - start;
-    buf += decoder.decode(value, { stream: true });
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const event = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      if (event.startsWith('data: {') && event.includes('"text"')) times.push(now);
-    }
-  }
-  return times;
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -52,10 +59,10 @@ const row = (what, predicted, measured) => {
 };
 
 let failures = 0;
-await stream(prompt(32), 2);  // warm up the connection pool and the sim
+for (let i = 0; i < 5; i++) await stream(prompt(32), 2);  // warm up the connection and the sim
 for (const p of profile.prefill) {
   const ttfts = [];
-  for (let r = 0; r < 3; r++) ttfts.push((await stream(prompt(p.tokens), 1))[0]);
+  for (let r = 0; r < 7; r++) ttfts.push((await stream(prompt(p.tokens), 1))[0]);
   if (!row(`TTFT, prompt ${p.tokens}`, p.ms, median(ttfts))) failures++;
 }
 for (const d of profile.decode.filter((x) => x.batch === 1)) {
