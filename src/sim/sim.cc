@@ -39,14 +39,6 @@ using asio::awaitable;
 
 namespace {
 
-// SplitMix64, for per-request draws that depend only on the seed.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 double Unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
 
 uint64_t RandomU64() {
@@ -188,7 +180,7 @@ struct Sim::Impl {
 
   // The natural answer length: tokens up to and including EOS, at least min_tokens + 1.
   int32_t NaturalLength(uint64_t seed, int64_t min_tokens) const {
-    const double u = Unit(Mix(seed ^ 0x5eed5eed5eedULL));
+    const double u = Unit(SplitMix64(seed ^ 0x5eed5eed5eedULL));
     const double mean = std::max(1, options.mean_output_tokens);
     const double draw = 1.0 + std::floor(-std::log1p(-u) * (mean - 1.0));
     const double n = std::max(draw, static_cast<double>(min_tokens) + 1.0);
@@ -366,134 +358,93 @@ struct Sim::Impl {
     return std::nullopt;
   }
 
-  awaitable<void> Chat(net::Request req, net::ResponseWriter w) {
-    if (auto e = CheckJson(req)) {
-      co_await SendApi(w, *e);
-      co_return;
-    }
+  // Everything between the body and the engine, for both generation routes: parse, model,
+  // faults, prompt ids, vLLM's length rules. Plain functions (not coroutines), so they can
+  // return early; the error is what the route sends.
+  template <typename Parsed>
+  openai::ApiResult<Generation> MakeGeneration(const net::Request& req, const Parsed& parsed,
+                                               const std::pair<std::string, std::string>& model,
+                                               std::vector<int32_t> ids, bool chat) {
+    auto plan = openai::ResolveGeneration(parsed, static_cast<int64_t>(ids.size()), max_model_len);
+    if (!plan) return plan.error();
+    if (plan->n != 1) return openai::BadRequest("brix sim serves n=1 only.", "n");
+    return Generation{.chat = chat,
+                      .request_id = RequestId(req, parsed.request_id),
+                      .model = model.first,
+                      .lora = model.second,
+                      .prompt = std::move(ids),
+                      .plan = *plan,
+                      .stop = parsed.sampling.stop,
+                      .seed = SeedOf(parsed.sampling.seed),
+                      .stream = parsed.stream,
+                      .include_usage = parsed.IncludeUsage(),
+                      .continuous_usage = parsed.ContinuousUsage()};
+  }
+
+  openai::ApiResult<Generation> ResolveChat(const net::Request& req) {
+    if (auto e = CheckJson(req)) return *e;
     auto parsed = openai::ParseChatCompletionRequest(req.body());
-    if (!parsed) {
-      co_await SendApi(w, parsed.error());
-      co_return;
-    }
+    if (!parsed) return parsed.error();
     auto model = ResolveModel(parsed->model);
-    if (!model) {
-      co_await SendApi(w, model.error());
-      co_return;
-    }
-    if (auto e = ApplyFaults()) {
-      co_await SendApi(w, *e);
-      co_return;
-    }
+    if (!model) return model.error();
+    if (auto e = ApplyFaults()) return *e;
     std::vector<tokenizer::ChatMessage> messages;
     messages.reserve(parsed->messages.size());
     for (auto& m : parsed->messages) messages.push_back({std::move(m.role), std::move(m.content)});
     auto ids = tokenizer::EncodeChat(*tokenizer, messages, parsed->add_generation_prompt);
-    if (!ids) {
-      co_await SendApi(w, openai::BadRequest(ids.error().message));
-      co_return;
-    }
-    auto plan =
-        openai::ResolveGeneration(*parsed, static_cast<int64_t>(ids->size()), max_model_len);
-    if (!plan) {
-      co_await SendApi(w, plan.error());
-      co_return;
-    }
-    if (plan->n != 1) {
-      {
-        co_await SendApi(w, openai::BadRequest("brix sim serves n=1 only.", "n"));
-        co_return;
-      }
-    }
-    Generation g{.chat = true,
-                 .request_id = RequestId(req, parsed->request_id),
-                 .model = model->first,
-                 .lora = model->second,
-                 .prompt = std::vector<int32_t>(ids->begin(), ids->end()),
-                 .plan = *plan,
-                 .stop = parsed->sampling.stop,
-                 .seed = SeedOf(parsed->sampling.seed),
-                 .stream = parsed->stream,
-                 .include_usage = parsed->IncludeUsage(),
-                 .continuous_usage = parsed->ContinuousUsage()};
-    co_await Generate(std::move(g), std::move(w));
+    if (!ids) return openai::BadRequest(ids.error().message);
+    return MakeGeneration(req, *parsed, *model, std::vector<int32_t>(ids->begin(), ids->end()),
+                          /*chat=*/true);
   }
 
-  awaitable<void> Completion(net::Request req, net::ResponseWriter w) {
-    if (auto e = CheckJson(req)) {
-      co_await SendApi(w, *e);
-      co_return;
-    }
+  openai::ApiResult<Generation> ResolveCompletion(const net::Request& req) {
+    if (auto e = CheckJson(req)) return *e;
     auto parsed = openai::ParseCompletionRequest(req.body());
-    if (!parsed) {
-      co_await SendApi(w, parsed.error());
-      co_return;
-    }
+    if (!parsed) return parsed.error();
     auto model = ResolveModel(parsed->model);
-    if (!model) {
-      co_await SendApi(w, model.error());
-      co_return;
-    }
+    if (!model) return model.error();
     if (parsed->prompts.size() != 1) {
-      {
-        co_await SendApi(w,
-                         openai::BadRequest("brix sim serves one prompt per request.", "prompt"));
-        co_return;
-      }
+      return openai::BadRequest("brix sim serves one prompt per request.", "prompt");
     }
-    if (auto e = ApplyFaults()) {
-      co_await SendApi(w, *e);
-      co_return;
-    }
+    if (auto e = ApplyFaults()) return *e;
     const openai::CompletionPrompt& prompt = parsed->prompts[0];
     std::vector<int32_t> ids;
     if (prompt.is_tokens) {
       for (int64_t t : prompt.token_ids) {
         if (t < 0 || t >= static_cast<int64_t>(tokenizer->vocab_size())) {
-          {
-            co_await SendApi(w, openai::BadRequest(
-                                    fmt::format("Token id {} is out of vocabulary", t), "prompt"));
-            co_return;
-          }
+          return openai::BadRequest(fmt::format("Token id {} is out of vocabulary", t), "prompt");
         }
         ids.push_back(static_cast<int32_t>(t));
       }
     } else {
       auto enc = tokenizer->Encode(prompt.text, {.add_special_tokens = parsed->add_special_tokens});
-      if (!enc) {
-        co_await SendApi(w, openai::BadRequest(enc.error().message));
-        co_return;
-      }
+      if (!enc) return openai::BadRequest(enc.error().message);
       ids.assign(enc->begin(), enc->end());
     }
-    auto plan = openai::ResolveGeneration(*parsed, static_cast<int64_t>(ids.size()), max_model_len);
-    if (!plan) {
-      co_await SendApi(w, plan.error());
+    return MakeGeneration(req, *parsed, *model, std::move(ids), /*chat=*/false);
+  }
+
+  awaitable<void> Chat(net::Request req, net::ResponseWriter w) {
+    openai::ApiResult<Generation> g = ResolveChat(req);
+    if (!g) {
+      co_await SendApi(w, g.error());
       co_return;
     }
-    if (plan->n != 1) {
-      {
-        co_await SendApi(w, openai::BadRequest("brix sim serves n=1 only.", "n"));
-        co_return;
-      }
+    co_await Generate(std::move(*g), std::move(w));
+  }
+
+  awaitable<void> Completion(net::Request req, net::ResponseWriter w) {
+    openai::ApiResult<Generation> g = ResolveCompletion(req);
+    if (!g) {
+      co_await SendApi(w, g.error());
+      co_return;
     }
-    Generation g{.chat = false,
-                 .request_id = RequestId(req, parsed->request_id),
-                 .model = model->first,
-                 .lora = model->second,
-                 .prompt = std::move(ids),
-                 .plan = *plan,
-                 .stop = parsed->sampling.stop,
-                 .seed = SeedOf(parsed->sampling.seed),
-                 .stream = parsed->stream,
-                 .include_usage = parsed->IncludeUsage(),
-                 .continuous_usage = parsed->ContinuousUsage()};
-    co_await Generate(std::move(g), std::move(w));
+    co_await Generate(std::move(*g), std::move(w));
   }
 
   uint64_t SeedOf(const std::optional<int64_t>& seed) const {
-    if (seed) return Mix(static_cast<uint64_t>(*seed));
-    return options.seed != 0 ? Mix(options.seed ^ RandomU64()) : RandomU64();
+    if (seed) return SplitMix64(static_cast<uint64_t>(*seed));
+    return options.seed != 0 ? SplitMix64(options.seed ^ RandomU64()) : RandomU64();
   }
 
   // Not a coroutine: the response is built now, and Send's frame owns it. (Coroutines here pass
@@ -503,7 +454,10 @@ struct Sim::Impl {
     return w.Send(ApiErrorResponse(e));
   }
 
-  awaitable<void> Models(net::Request, net::ResponseWriter w) {
+  // The routes below answer with one whole response: plain functions, sent by Reply().
+  using Answer = openai::ApiResult<net::Response>;
+
+  Answer Models(const net::Request&) {
     std::vector<openai::ModelCard> cards;
     cards.push_back(openai::BaseModelCard(served_name, options.model, max_model_len, created));
     {
@@ -512,24 +466,14 @@ struct Sim::Impl {
         cards.push_back(openai::LoraModelCard(name, path, served_name, created));
       }
     }
-    net::Response response = JsonResponse(200, openai::ModelListBody(cards));
-    co_await w.Send(std::move(response));
+    return JsonResponse(200, openai::ModelListBody(cards));
   }
 
-  awaitable<void> Tokenize(net::Request req, net::ResponseWriter w) {
-    if (auto e = CheckJson(req)) {
-      co_await SendApi(w, *e);
-      co_return;
-    }
+  Answer Tokenize(const net::Request& req) {
+    if (auto e = CheckJson(req)) return *e;
     auto parsed = openai::ParseTokenizeRequest(req.body());
-    if (!parsed) {
-      co_await SendApi(w, parsed.error());
-      co_return;
-    }
-    if (auto m = ResolveModel(parsed->model); !m) {
-      co_await SendApi(w, m.error());
-      co_return;
-    }
+    if (!parsed) return parsed.error();
+    if (auto m = ResolveModel(parsed->model); !m) return m.error();
     Result<std::vector<tokenizer::TokenId>> ids = std::vector<tokenizer::TokenId>{};
     if (parsed->is_chat) {
       std::vector<tokenizer::ChatMessage> messages;
@@ -539,116 +483,67 @@ struct Sim::Impl {
     } else {
       ids = tokenizer->Encode(parsed->prompt, {.add_special_tokens = parsed->add_special_tokens});
     }
-    if (!ids) {
-      co_await SendApi(w, openai::BadRequest(ids.error().message));
-      co_return;
-    }
+    if (!ids) return openai::BadRequest(ids.error().message);
     std::vector<int64_t> tokens(ids->begin(), ids->end());
     std::vector<std::string> strs;
     if (parsed->return_token_strs) {
       for (auto id : *ids) strs.emplace_back(tokenizer->IdToToken(id).value_or(""));
     }
-    net::Response response = JsonResponse(
-        200,
-        openai::TokenizeBody(tokens, max_model_len, parsed->return_token_strs ? &strs : nullptr));
-    co_await w.Send(std::move(response));
+    return JsonResponse(200, openai::TokenizeBody(tokens, max_model_len,
+                                                  parsed->return_token_strs ? &strs : nullptr));
   }
 
-  awaitable<void> Detokenize(net::Request req, net::ResponseWriter w) {
-    if (auto e = CheckJson(req)) {
-      co_await SendApi(w, *e);
-      co_return;
-    }
+  Answer Detokenize(const net::Request& req) {
+    if (auto e = CheckJson(req)) return *e;
     auto parsed = openai::ParseDetokenizeRequest(req.body());
-    if (!parsed) {
-      co_await SendApi(w, parsed.error());
-      co_return;
-    }
-    if (auto m = ResolveModel(parsed->model); !m) {
-      co_await SendApi(w, m.error());
-      co_return;
-    }
+    if (!parsed) return parsed.error();
+    if (auto m = ResolveModel(parsed->model); !m) return m.error();
     std::vector<tokenizer::TokenId> ids;
     for (int64_t t : parsed->tokens) {
       if (t >= static_cast<int64_t>(tokenizer->vocab_size())) {
-        {
-          co_await SendApi(
-              w, openai::BadRequest(fmt::format("Token id {} is out of vocabulary", t), "tokens"));
-          co_return;
-        }
+        return openai::BadRequest(fmt::format("Token id {} is out of vocabulary", t), "tokens");
       }
       ids.push_back(static_cast<tokenizer::TokenId>(t));
     }
     auto text = tokenizer->Decode(ids);
-    if (!text) {
-      co_await SendApi(w, openai::BadRequest(text.error().message, "tokens"));
-      co_return;
-    }
-    net::Response response = JsonResponse(200, openai::DetokenizeBody(*text));
-    co_await w.Send(std::move(response));
+    if (!text) return openai::BadRequest(text.error().message, "tokens");
+    return JsonResponse(200, openai::DetokenizeBody(*text));
   }
 
-  awaitable<void> LoadLora(net::Request req, net::ResponseWriter w) {
-    if (auto e = CheckJson(req)) {
-      co_await SendApi(w, *e);
-      co_return;
-    }
+  // vLLM answers the LoRA API with a bare text body (no Content-Type).
+  static net::Response TextResponse(std::string body) {
+    net::Response res{http::status::ok, 11};
+    res.body() = std::move(body);
+    return res;
+  }
+
+  Answer LoadLora(const net::Request& req) {
+    if (auto e = CheckJson(req)) return *e;
     auto parsed = openai::ParseLoadLoraRequest(req.body());
-    if (!parsed) {
-      co_await SendApi(w, parsed.error());
-      co_return;
+    if (!parsed) return parsed.error();
+    std::lock_guard lock(mu);
+    auto it = std::find_if(loras.begin(), loras.end(),
+                           [&](const auto& l) { return l.first == parsed->lora_name; });
+    if (auto err = openai::ValidateLoadLora(*parsed, it != loras.end())) return *err;
+    if (parsed->lora_name == served_name) return openai::LoraAlreadyLoaded(parsed->lora_name);
+    if (it != loras.end()) {
+      it->second = parsed->lora_path;  // load_inplace
+    } else {
+      loras.emplace_back(parsed->lora_name, parsed->lora_path);
     }
-    std::optional<openai::ApiError> err;
-    {
-      std::lock_guard lock(mu);
-      auto it = std::find_if(loras.begin(), loras.end(),
-                             [&](const auto& l) { return l.first == parsed->lora_name; });
-      err = openai::ValidateLoadLora(*parsed, it != loras.end());
-      if (!err && parsed->lora_name == served_name) {
-        err = openai::LoraAlreadyLoaded(parsed->lora_name);
-      }
-      if (!err) {
-        if (it != loras.end()) {
-          it->second = parsed->lora_path;  // load_inplace
-        } else {
-          loras.emplace_back(parsed->lora_name, parsed->lora_path);
-        }
-      }
-    }
-    if (err) {
-      co_await SendApi(w, *err);
-      co_return;
-    }
-    net::Response res{http::status::ok, 11};
-    res.body() = openai::LoraLoadedText(parsed->lora_name);
-    co_await w.Send(std::move(res));
+    return TextResponse(openai::LoraLoadedText(parsed->lora_name));
   }
 
-  awaitable<void> UnloadLora(net::Request req, net::ResponseWriter w) {
-    if (auto e = CheckJson(req)) {
-      co_await SendApi(w, *e);
-      co_return;
-    }
+  Answer UnloadLora(const net::Request& req) {
+    if (auto e = CheckJson(req)) return *e;
     auto parsed = openai::ParseUnloadLoraRequest(req.body());
-    if (!parsed) {
-      co_await SendApi(w, parsed.error());
-      co_return;
-    }
-    std::optional<openai::ApiError> err;
-    {
-      std::lock_guard lock(mu);
-      auto it = std::find_if(loras.begin(), loras.end(),
-                             [&](const auto& l) { return l.first == parsed->lora_name; });
-      err = openai::ValidateUnloadLora(*parsed, it != loras.end());
-      if (!err) loras.erase(it);
-    }
-    if (err) {
-      co_await SendApi(w, *err);
-      co_return;
-    }
-    net::Response res{http::status::ok, 11};
-    res.body() = openai::LoraUnloadedText(parsed->lora_name);
-    co_await w.Send(std::move(res));
+    if (!parsed) return parsed.error();
+    std::lock_guard lock(mu);
+    auto it = std::find_if(loras.begin(), loras.end(),
+                           [&](const auto& l) { return l.first == parsed->lora_name; });
+    if (auto err = openai::ValidateUnloadLora(*parsed, it != loras.end())) return *err;
+    loras.erase(it);
+    return TextResponse(openai::LoraUnloadedText(parsed->lora_name));
   }
 
   std::string FaultsJson() {
@@ -665,86 +560,57 @@ struct Sim::Impl {
   }
 
   // POST /admin/faults: a JSON object with any of the Faults fields; all are validated before
-  // any takes effect.
-  awaitable<void> SetFaults(net::Request req, net::ResponseWriter w) {
+  // any takes effect. Errors use Brix's own envelope (this is not a vLLM route).
+  Answer SetFaults(const net::Request& req) {
+    auto bad = [](std::string msg) { return JsonResponse(400, net::ErrorBody(400, msg)); };
     boost::system::error_code ec;
     json::value v = json::parse(req.body(), ec);
-    auto bad = [&](std::string msg) { return w.Send(JsonResponse(400, net::ErrorBody(400, msg))); };
-    if (ec || !v.is_object()) {
-      co_await bad("body must be a JSON object");
-      co_return;
-    }
+    if (ec || !v.is_object()) return bad("body must be a JSON object");
     Faults f;
     {
       std::lock_guard lock(mu);
       f = faults;
     }
     for (const json::key_value_pair& field : v.as_object()) {
-      // Named, not a structured binding: clang 14 cannot capture bindings in the lambda below.
       const std::string_view key = field.key();
       const json::value& value = field.value();
-      auto number = [&]() -> std::optional<double> {
-        if (value.is_double()) return value.get_double();
-        if (value.is_int64()) return static_cast<double>(value.get_int64());
-        if (value.is_uint64()) return static_cast<double>(value.get_uint64());
-        return std::nullopt;
-      }();
+      std::optional<double> number;
+      if (value.is_double()) number = value.get_double();
+      if (value.is_int64()) number = static_cast<double>(value.get_int64());
+      if (value.is_uint64()) number = static_cast<double>(value.get_uint64());
       if (key == "slowdown") {
-        if (!number || !(*number > 0) || *number > 1e6) {
-          {
-            co_await bad("slowdown: must be a number > 0");
-            co_return;
-          }
-        }
+        if (!number || !(*number > 0) || *number > 1e6)
+          return bad("slowdown: must be a number > 0");
         f.slowdown = *number;
       } else if (key == "error_rate") {
         if (!number || *number < 0 || *number > 1) {
-          {
-            co_await bad("error_rate: must be a number in [0, 1]");
-            co_return;
-          }
+          return bad("error_rate: must be a number in [0, 1]");
         }
         f.error_rate = *number;
       } else if (key == "error_status") {
         if (!value.is_int64() || value.get_int64() < 400 || value.get_int64() > 599) {
-          {
-            co_await bad("error_status: must be an integer in [400, 599]");
-            co_return;
-          }
+          return bad("error_status: must be an integer in [400, 599]");
         }
         f.error_status = static_cast<int>(value.get_int64());
       } else if (key == "crash_after") {
         if (!value.is_int64() || value.get_int64() < 0) {
-          {
-            co_await bad("crash_after: must be an integer >= 0");
-            co_return;
-          }
+          return bad("crash_after: must be an integer >= 0");
         }
         f.crash_after = value.get_int64();
       } else if (key == "hang") {
-        if (!value.is_bool()) {
-          co_await bad("hang: must be true or false");
-          co_return;
-        }
+        if (!value.is_bool()) return bad("hang: must be true or false");
         f.hang = value.get_bool();
       } else if (key == "kv_cache_blocks") {
         if (!value.is_int64() || value.get_int64() < 0 || value.get_int64() == 1) {
-          {
-            co_await bad("kv_cache_blocks: must be 0 (as started) or an integer >= 2");
-            co_return;
-          }
+          return bad("kv_cache_blocks: must be 0 (as started) or an integer >= 2");
         }
         f.kv_cache_blocks = value.get_int64();
       } else {
-        {
-          co_await bad(fmt::format("{}: unknown field", std::string_view(key)));
-          co_return;
-        }
+        return bad(fmt::format("{}: unknown field", key));
       }
     }
     ApplyEngineFaults(f);
-    net::Response response = JsonResponse(200, FaultsJson());
-    co_await w.Send(std::move(response));
+    return JsonResponse(200, FaultsJson());
   }
 
   void ApplyEngineFaults(const Faults& f) {
@@ -766,14 +632,22 @@ struct Sim::Impl {
         return (this->*fn)(std::move(req), std::move(w));
       };
     };
+    // A route answered by a plain function: one coroutine sends what it returns.
+    auto reply = [this](Answer (Impl::*fn)(const net::Request&)) {
+      return [this, fn](net::Request req, net::ResponseWriter w) -> awaitable<void> {
+        Answer answer = (this->*fn)(req);
+        net::Response response = answer ? std::move(*answer) : ApiErrorResponse(answer.error());
+        co_await w.Send(std::move(response));
+      };
+    };
     router.Add(http::verb::post, "/v1/chat/completions", bind(&Impl::Chat));
     router.Add(http::verb::post, "/v1/completions", bind(&Impl::Completion));
-    router.Add(http::verb::get, "/v1/models", bind(&Impl::Models));
-    router.Add(http::verb::post, "/tokenize", bind(&Impl::Tokenize));
-    router.Add(http::verb::post, "/detokenize", bind(&Impl::Detokenize));
+    router.Add(http::verb::get, "/v1/models", reply(&Impl::Models));
+    router.Add(http::verb::post, "/tokenize", reply(&Impl::Tokenize));
+    router.Add(http::verb::post, "/detokenize", reply(&Impl::Detokenize));
     if (options.engine.enable_lora) {
-      router.Add(http::verb::post, "/v1/load_lora_adapter", bind(&Impl::LoadLora));
-      router.Add(http::verb::post, "/v1/unload_lora_adapter", bind(&Impl::UnloadLora));
+      router.Add(http::verb::post, "/v1/load_lora_adapter", reply(&Impl::LoadLora));
+      router.Add(http::verb::post, "/v1/unload_lora_adapter", reply(&Impl::UnloadLora));
     }
     router.Add(http::verb::get, "/health",
                [](net::Request, net::ResponseWriter w) -> awaitable<void> {
@@ -798,7 +672,7 @@ struct Sim::Impl {
                  net::Response response = JsonResponse(200, FaultsJson());
                  co_await w.Send(std::move(response));
                });
-    router.Add(http::verb::post, "/admin/faults", bind(&Impl::SetFaults));
+    router.Add(http::verb::post, "/admin/faults", reply(&Impl::SetFaults));
     router.SetDefault([](net::Request, net::ResponseWriter w) -> awaitable<void> {
       // FastAPI's answer for an unknown route.
       net::Response response = JsonResponse(404, R"({"detail":"Not Found"})");

@@ -13,15 +13,14 @@ bool LooksLikeWord(std::string_view s) {
   return std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= 'a' && c <= 'z'; });
 }
 
-// SplitMix64's finaliser: a cheap, well-mixed hash of a 64-bit value.
-uint64_t Mix(uint64_t x) {
+}  // namespace
+
+uint64_t SplitMix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-
-}  // namespace
 
 Result<std::shared_ptr<const TextGenerator>> TextGenerator::Create(
     const tokenizer::Tokenizer& tokenizer) {
@@ -46,7 +45,7 @@ Result<std::shared_ptr<const TextGenerator>> TextGenerator::Create(
 }
 
 tokenizer::TokenId TextGenerator::TokenAt(uint64_t seed, uint64_t index) const {
-  return ids_[Mix(Mix(seed) ^ index) % ids_.size()];
+  return ids_[SplitMix64(SplitMix64(seed) ^ index) % ids_.size()];
 }
 
 std::string_view TextGenerator::Text(tokenizer::TokenId id) const {

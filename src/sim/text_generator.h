@@ -26,6 +26,9 @@
 
 namespace brix::sim {
 
+// SplitMix64's finaliser: a cheap, well-mixed 64-bit hash, for draws that depend only on a seed.
+uint64_t SplitMix64(uint64_t x);
+
 class TextGenerator {
  public:
   // FailedPrecondition when the vocabulary has fewer than 64 usable words.
