@@ -1,0 +1,109 @@
+#include "router/router.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+
+#include "base/check.h"
+#include "router/internal/inline_vector.h"
+#include "router/least_kv_cache_policy.h"
+#include "router/least_request_policy.h"
+#include "router/random_policy.h"
+#include "router/round_robin_policy.h"
+
+namespace brix::router {
+namespace {
+
+template <typename P>
+std::unique_ptr<Policy> Make() {
+  return std::make_unique<P>();
+}
+
+struct Registration {
+  std::string_view name;
+  std::unique_ptr<Policy> (*make)();
+};
+
+// The registry: one line per policy, in the order PolicyNames() lists them.
+constexpr std::array kPolicies = {
+    Registration{RandomPolicy::kName, &Make<RandomPolicy>},
+    Registration{RoundRobinPolicy::kName, &Make<RoundRobinPolicy>},
+    Registration{LeastRequestPolicy::kName, &Make<LeastRequestPolicy>},
+    Registration{LeastKvCachePolicy::kName, &Make<LeastKvCachePolicy>},
+};
+
+// Candidates Route() keeps on the stack before it spills to the heap: the gateway's model sets
+// are mostly smaller, and EndpointView is ~100 bytes.
+constexpr size_t kInlineCandidates = 32;
+
+bool Contains(std::span<const std::string> names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Policy>> MakePolicy(std::string_view name) {
+  for (const Registration& r : kPolicies) {
+    if (r.name == name) return r.make();
+  }
+  return InvalidArgument(fmt::format("unknown routing strategy \"{}\"; known: {}", name,
+                                     fmt::join(PolicyNames(), ", ")));
+}
+
+std::vector<std::string_view> PolicyNames() {
+  std::vector<std::string_view> names;
+  names.reserve(kPolicies.size());
+  for (const Registration& r : kPolicies) names.push_back(r.name);
+  return names;
+}
+
+bool Serves(const EndpointView& endpoint, std::string_view model) {
+  return Contains(endpoint.models, model) || Contains(endpoint.adapters, model);
+}
+
+Result<size_t> Route(Policy& policy, const RouteRequest& request,
+                     std::span<const EndpointView> endpoints) {
+  size_t serving = 0;
+  size_t eligible = 0;
+  for (const EndpointView& e : endpoints) {
+    if (!Serves(e, request.model)) continue;
+    ++serving;
+    if (e.healthy) ++eligible;
+  }
+  if (serving == 0) {
+    return NotFound(fmt::format("no endpoint serves model \"{}\"", request.model));
+  }
+  if (eligible == 0) {
+    return Unavailable(fmt::format("none of the {} endpoint{} serving model \"{}\" is healthy",
+                                   serving, serving == 1 ? "" : "s", request.model));
+  }
+
+  // The usual case: the snapshot holds only this model's endpoints and all are up. The policy
+  // then picks among them directly, with no copy.
+  if (eligible == endpoints.size()) {
+    Result<size_t> pick = policy.Pick(request, endpoints);
+    if (pick) {
+      BRIX_CHECK(*pick < endpoints.size())
+          << policy.name() << " picked " << *pick << " of " << endpoints.size();
+    }
+    return pick;
+  }
+
+  internal::InlineVector<EndpointView, kInlineCandidates> candidates(eligible);
+  internal::InlineVector<size_t, kInlineCandidates> index(eligible);
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    const EndpointView& e = endpoints[i];
+    if (e.healthy && Serves(e, request.model)) {
+      candidates.push_back(e);
+      index.push_back(i);
+    }
+  }
+  Result<size_t> pick = policy.Pick(request, candidates.span());
+  if (!pick) return pick;
+  BRIX_CHECK(*pick < candidates.size())
+      << policy.name() << " picked " << *pick << " of " << candidates.size();
+  return index[*pick];
+}
+
+}  // namespace brix::router
