@@ -179,6 +179,7 @@ void Server::Stop() {
   }
   for (auto& worker : workers_) worker->ReleaseWork();
   for (auto& worker : workers_) worker->Join();
+  if (before_teardown_) before_teardown_();
   workers_.clear();
   state_ = State::kStopped;
   shared_->log->info("stopped");

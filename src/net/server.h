@@ -174,6 +174,12 @@ class Server {
   // Idempotent; a no-op before Start().
   void Stop();
 
+  // Sets a function that Stop() calls on the controlling thread once every worker thread has
+  // finished and before the workers' io_contexts are destroyed: the place to destroy objects
+  // bound to the workers' executors (e.g. per-worker HttpClients and their pooled sockets).
+  // Call before Start().
+  void SetBeforeTeardown(std::function<void()> fn) { before_teardown_ = std::move(fn); }
+
   // The bound port after a successful Start(), else 0.
   uint16_t port() const { return port_; }
 
@@ -192,6 +198,7 @@ class Server {
   std::vector<std::unique_ptr<internal::Worker>> workers_;
   State state_ = State::kNew;
   uint16_t port_ = 0;
+  std::function<void()> before_teardown_;
 };
 
 }  // namespace brix::net

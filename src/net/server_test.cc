@@ -55,6 +55,45 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
 };
 
+TEST_F(ServerTest, BeforeTeardownRunsOnceAfterWorkersFinishWithExecutorsAlive) {
+  // A per-worker HttpClient created in a handler, pooled connection included, must be
+  // destroyable in the hook: its sockets still belong to a live io_context then.
+  auto upstream = std::make_unique<Server>(TestConfig(), Echo);
+  auto upstream_port = upstream->Start();
+  ASSERT_TRUE(upstream_port.has_value());
+  std::unique_ptr<HttpClient> client;
+  int calls = 0;
+  server_ = std::make_unique<Server>(
+      TestConfig(), [&, up = *upstream_port](Request, ResponseWriter w) -> asio::awaitable<void> {
+        if (!client) client = std::make_unique<HttpClient>(co_await asio::this_coro::executor);
+        Request request(http::verb::get, "/x", 11);
+        HostPort where("127.0.0.1", up);
+        auto deadline = std::chrono::steady_clock::now() + kHangGuard;
+        Result<Response> got = co_await client->Send(where, request, deadline);
+        Response response(http::status::ok, 11);
+        response.body() = got ? got->body() : "error";
+        co_await w.Send(std::move(response));
+      });
+  server_->SetBeforeTeardown([&] {
+    ++calls;
+    client.reset();
+  });
+  auto port = server_->Start();
+  ASSERT_TRUE(port.has_value());
+  {
+    RawClient raw(*port);
+    ASSERT_TRUE(raw.Send(RawGet("/")));
+    auto response = raw.ReadResponse();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body(), "GET /x ");
+  }
+  EXPECT_EQ(calls, 0);
+  server_->Stop();
+  server_->Stop();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(client, nullptr);
+}
+
 TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   const uint16_t port = Start(TestConfig(), Echo);
   RawClient client(port);
