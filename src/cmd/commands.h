@@ -21,5 +21,6 @@ struct Command {
 Command AddVersionCommand(CLI::App& root);
 Command AddValidateConfigCommand(CLI::App& root);
 Command AddSimCommand(CLI::App& root);
+Command AddGatewayCommand(CLI::App& root);
 
 }  // namespace brix::cmd

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       AddVersionCommand(root),
       AddValidateConfigCommand(root),
       AddSimCommand(root),
+      AddGatewayCommand(root),
   };
   auto* help = root.add_subcommand("help", "Show the subcommands, or one's flags: brix help CMD");
   std::string help_topic;

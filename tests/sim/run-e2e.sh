@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the end-to-end tests of `brix sim` (node's test runner, the official openai client).
+# Runs node end-to-end tests (node's test runner, the official openai client): by default those of
+# `brix sim`; tests/gateway's are passed as files.
 #   tests/sim/run-e2e.sh path/to/brix [test files...]
 # Installs the client with `npm ci` into .cache/node/sim when package-lock.json changed, and the
-# tokenizers with scripts/fetch-tokenizers. ctest runs it as sim_e2e.
+# tokenizers with scripts/fetch-tokenizers. ctest runs it as sim_e2e and gateway_e2e.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,6 +21,8 @@ fi
 export NODE_PATH=$modules/node_modules
 files=("$@")
 [[ ${#files[@]} -gt 0 ]] || files=("$here"/*.test.mjs)
-# ESM ignores NODE_PATH; a symlink beside the tests lets `import 'openai'` resolve.
-ln -sfn "$modules/node_modules" "$here/node_modules"
+# ESM ignores NODE_PATH; a symlink above the test folders lets `import 'openai'` resolve from
+# tests/sim and tests/gateway alike.
+ln -sfn "$modules/node_modules" "$root/tests/node_modules"
+rm -f "$here/node_modules"
 exec node --test --test-concurrency=1 "${files[@]}"

@@ -1,0 +1,141 @@
+// `brix gateway`: the OpenAI-compatible gateway in front of engine endpoints (gateway/gateway.h).
+#include <fmt/core.h>
+#include <pthread.h>
+
+#include <csignal>
+#include <string>
+
+#include "base/logging.h"
+#include "cmd/commands.h"
+#include "config/units.h"
+#include "gateway/gateway.h"
+#include "metrics/registry.h"
+
+namespace brix::cmd {
+namespace {
+
+struct GatewayFlags {
+  gateway::GatewayOptions options;
+  std::string endpoints;
+  std::string request_timeout = "600s";
+  std::string scrape_interval = "100ms";
+  std::string scrape_timeout = "1s";
+  std::string models_refresh = "2s";
+  std::string log_level = "info";
+};
+
+Result<std::chrono::milliseconds> Millis(std::string_view flag, const std::string& text) {
+  auto d = config::ParseDuration(text);
+  if (!d) return Error{Errc::kInvalidArgument, fmt::format("{}: {}", flag, d.error().message)};
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  if (ms.count() <= 0) {
+    return Error{Errc::kInvalidArgument, fmt::format("{}: must be at least 1ms", flag)};
+  }
+  return ms;
+}
+
+int RunGateway(GatewayFlags& f) {
+  gateway::GatewayOptions& o = f.options;
+  o.endpoints_file = f.endpoints;
+  struct {
+    std::string_view flag;
+    const std::string* text;
+    std::chrono::milliseconds* out;
+  } durations[] = {
+      {"--request-timeout", &f.request_timeout, &o.request_timeout},
+      {"--scrape-interval", &f.scrape_interval, &o.scrape_interval},
+      {"--scrape-timeout", &f.scrape_timeout, &o.scrape_timeout},
+      {"--models-refresh-interval", &f.models_refresh, &o.models_refresh_interval},
+  };
+  for (auto& d : durations) {
+    auto ms = Millis(d.flag, *d.text);
+    if (!ms) {
+      fmt::print(stderr, "brix gateway: {}\n", ms.error().message);
+      return kExitUsage;
+    }
+    *d.out = *ms;
+  }
+  if (auto logging = base::InitLogging({.level = f.log_level}); !logging) {
+    fmt::print(stderr, "brix gateway: --log-level: {}\n", logging.error().message);
+    return kExitUsage;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  metrics::Registry registry;
+  auto g = gateway::Gateway::Create(o, registry);
+  if (!g) {
+    fmt::print(stderr, "brix gateway: {}\n", g.error().message);
+    return kExitFailure;
+  }
+  auto port = (*g)->Start();
+  if (!port) {
+    fmt::print(stderr, "brix gateway: {}\n", port.error().message);
+    return kExitFailure;
+  }
+  fmt::print("brix gateway: serving on http://{}:{} (endpoints from {}, routing {})\n",
+             o.server.address, *port, f.endpoints, o.default_routing_strategy);
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  fmt::print("brix gateway: {} received, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fflush(stdout);
+  (*g)->Stop();
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddGatewayCommand(CLI::App& root) {
+  auto flags = std::make_shared<GatewayFlags>();
+  gateway::GatewayOptions& o = flags->options;
+  o.server.port = 8080;
+  CLI::App* app = root.add_subcommand(
+      "gateway", "Run the OpenAI-compatible gateway: route, proxy and stream to engine endpoints");
+  app->add_option("--endpoints", flags->endpoints,
+                  "static discovery file (models and endpoints; reloaded on change)")
+      ->required();
+  app->add_option("--host", o.server.address, "address to listen on")->capture_default_str();
+  app->add_option("--port", o.server.port, "port (0 = any free port)")->capture_default_str();
+  app->add_option("--workers", o.server.workers, "HTTP worker threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app->add_option("--routing-strategy", o.default_routing_strategy,
+                  "policy when neither the request nor the model names one")
+      ->capture_default_str();
+  app->add_option("--max-retries", o.max_retries,
+                  "attempts on other endpoints after a failure before the first byte")
+      ->check(CLI::Range(0, 10))
+      ->capture_default_str();
+  app->add_option("--request-timeout", flags->request_timeout,
+                  "whole-request deadline unless the model sets one")
+      ->capture_default_str();
+  app->add_option("--scrape-interval", flags->scrape_interval, "engine /metrics scrape period")
+      ->capture_default_str();
+  app->add_option("--scrape-timeout", flags->scrape_timeout, "deadline of one scrape")
+      ->capture_default_str();
+  app->add_option("--models-refresh-interval", flags->models_refresh,
+                  "how often engines' /v1/models is read (endpoints without declared models)")
+      ->capture_default_str();
+  app->add_option("--eject-after", o.ejection.consecutive_failures,
+                  "failures in a row that take an endpoint out of rotation")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app->add_option("--max-body-bytes", o.server.max_body_bytes, "largest request body (413 above)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 32))
+      ->capture_default_str();
+  app->add_option("--max-connections", o.server.max_connections, "open client connections")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24))
+      ->capture_default_str();
+  app->add_option("--access-log", o.access_log, "off, - (stdout) or a file: JSON lines")
+      ->capture_default_str();
+  app->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  return Command{app, [flags] { return RunGateway(*flags); }};
+}
+
+}  // namespace brix::cmd

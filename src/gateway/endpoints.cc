@@ -1,0 +1,108 @@
+#include "gateway/endpoints.h"
+
+#include <fmt/core.h>
+
+namespace brix::gateway {
+
+namespace {
+
+std::string AddressOf(const discovery::Endpoint& e) {
+  return net::HostPort(e.host, e.port).ToString();
+}
+
+}  // namespace
+
+EndpointState::EndpointState(discovery::Endpoint spec_in, const EjectionOptions& ejection)
+    : spec(std::move(spec_in)),
+      address(AddressOf(spec)),
+      host_port(spec.host, spec.port),
+      health(ejection) {
+  if (!spec.models.empty()) {
+    auto declared = std::make_shared<ServedModels>();
+    declared->models = spec.models;
+    served.store(std::move(declared));
+  }
+}
+
+PolicySet::PolicySet() {
+  for (std::string_view name : router::PolicyNames()) {
+    auto policy = router::MakePolicy(name);
+    if (policy) policies_.emplace(std::string(name), std::move(*policy));
+  }
+}
+
+router::Policy* PolicySet::Find(std::string_view name) const {
+  auto it = policies_.find(std::string(name));
+  return it == policies_.end() ? nullptr : it->second.get();
+}
+
+std::shared_ptr<const Snapshot> BuildSnapshot(std::shared_ptr<const discovery::Topology> topology,
+                                              const Snapshot* previous,
+                                              const GatewayOptions& options,
+                                              const PolicySet& policies,
+                                              router::Policy* default_policy,
+                                              std::vector<std::string>* warnings) {
+  auto next = std::make_shared<Snapshot>();
+  next->topology = topology;
+  std::unordered_map<std::string, std::shared_ptr<EndpointState>> old;
+  if (previous != nullptr) {
+    for (const auto& state : previous->endpoints) old.emplace(state->spec.name, state);
+  }
+  for (const discovery::Endpoint& spec : topology->endpoints) {
+    auto it = old.find(spec.name);
+    if (it != old.end() && it->second->spec == spec) {
+      next->endpoints.push_back(it->second);
+      old.erase(it);
+    } else {
+      next->endpoints.push_back(std::make_shared<EndpointState>(spec, options.ejection));
+    }
+  }
+  for (auto& [name, state] : old) state->removed.store(true);
+  for (const discovery::ModelSpec& spec : topology->models) {
+    ModelSettings settings{default_policy, options.request_timeout};
+    if (spec.routing_strategy) {
+      router::Policy* policy = policies.Find(*spec.routing_strategy);
+      if (policy != nullptr) {
+        settings.policy = policy;
+      } else if (warnings != nullptr) {
+        warnings->push_back(fmt::format("model {}: unknown routing_strategy '{}', using '{}'",
+                                        spec.name, *spec.routing_strategy, default_policy->name()));
+      }
+    }
+    if (spec.request_timeout) settings.request_timeout = *spec.request_timeout;
+    next->models[spec.name] = settings;
+  }
+  return next;
+}
+
+void CandidateViews::Fill(const Snapshot& snapshot, std::chrono::steady_clock::time_point now) {
+  const size_t n = snapshot.endpoints.size();
+  views_.clear();
+  states_.clear();
+  served_.clear();
+  scraped_.clear();
+  views_.reserve(n);
+  for (const auto& state : snapshot.endpoints) {
+    router::EndpointView view;
+    view.name = state->spec.name;
+    view.address = state->address;
+    view.healthy = !state->health.ejected();
+    view.in_flight = state->in_flight.load(std::memory_order_relaxed);
+    std::shared_ptr<const ServedModels> served = state->served.load();
+    if (served) {
+      view.models = served->models;
+      view.adapters = served->adapters;
+    }
+    std::shared_ptr<const ScrapedMetrics> scraped = state->scraped.load();
+    if (scraped) {
+      view.metrics = &scraped->metrics;
+      view.metrics_age_s = std::chrono::duration<double>(now - scraped->at).count();
+    }
+    views_.push_back(view);
+    states_.push_back(state.get());
+    served_.push_back(std::move(served));
+    scraped_.push_back(std::move(scraped));
+  }
+}
+
+}  // namespace brix::gateway

@@ -1,0 +1,107 @@
+// The gateway's view of its endpoints: per-endpoint live state (in-flight count, health, the
+// last scrape, the models it serves) and the immutable Snapshot that the request path reads.
+//
+// A Snapshot is rebuilt whenever discovery delivers a new topology; an endpoint whose spec did
+// not change keeps its EndpointState (and so its in-flight count, health and metrics) across
+// rebuilds. The request path loads the current Snapshot once per request and never sees it
+// change under it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "discovery/discovery.h"
+#include "gateway/gateway.h"
+#include "gateway/health.h"
+#include "net/client.h"
+#include "router/router.h"
+
+namespace brix::gateway {
+
+// What an endpoint serves: declared by discovery, or learned from its GET /v1/models.
+struct ServedModels {
+  std::vector<std::string> models;    // base models
+  std::vector<std::string> adapters;  // LoRA adapters (cards with a parent)
+  // The engine's model cards (id, JSON object), for the union in the gateway's /v1/models.
+  std::vector<std::pair<std::string, std::string>> cards;
+};
+
+struct ScrapedMetrics {
+  router::EngineMetrics metrics;
+  std::chrono::steady_clock::time_point at;
+};
+
+class EndpointState {
+ public:
+  EndpointState(discovery::Endpoint spec, const EjectionOptions& ejection);
+
+  const discovery::Endpoint spec;
+  const std::string address;  // "host:port"
+  const net::HostPort host_port;
+  HealthTracker health;
+
+  std::atomic<int64_t> in_flight{0};
+  // Null until known (declared models are known from the start).
+  std::atomic<std::shared_ptr<const ServedModels>> served;
+  // Null until the first successful scrape.
+  std::atomic<std::shared_ptr<const ScrapedMetrics>> scraped;
+  // Set when a new topology no longer holds this endpoint; its scrape loop then ends.
+  std::atomic<bool> removed{false};
+  // Set after the scraper's first pass (metrics and, when not declared, models).
+  std::atomic<bool> first_pass_done{false};
+};
+
+// Per-model settings resolved against the gateway's defaults.
+struct ModelSettings {
+  router::Policy* policy = nullptr;  // never null
+  std::chrono::milliseconds request_timeout{0};
+};
+
+struct Snapshot {
+  std::shared_ptr<const discovery::Topology> topology;
+  std::vector<std::shared_ptr<EndpointState>> endpoints;
+  std::unordered_map<std::string, ModelSettings> models;  // models the topology configures
+};
+
+// The policies a gateway knows, one shared instance per name (round-robin keeps its counter).
+class PolicySet {
+ public:
+  PolicySet();
+  // Null for an unknown name.
+  router::Policy* Find(std::string_view name) const;
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<router::Policy>> policies_;
+};
+
+// Builds the next snapshot from `topology`, reusing the states of `previous` whose spec is
+// unchanged and marking the others removed. A model whose routing_strategy is unknown keeps the
+// default policy; `warnings` receives one line per such problem.
+std::shared_ptr<const Snapshot> BuildSnapshot(std::shared_ptr<const discovery::Topology> topology,
+                                              const Snapshot* previous,
+                                              const GatewayOptions& options,
+                                              const PolicySet& policies,
+                                              router::Policy* default_policy,
+                                              std::vector<std::string>* warnings);
+
+// The per-request view of a snapshot for the router: EndpointViews pointing into the states and
+// into the shared_ptrs it holds (so they stay alive while the views are used).
+class CandidateViews {
+ public:
+  void Fill(const Snapshot& snapshot, std::chrono::steady_clock::time_point now);
+  std::vector<router::EndpointView>& views() { return views_; }
+  EndpointState& state(size_t i) const { return *states_[i]; }
+
+ private:
+  std::vector<router::EndpointView> views_;
+  std::vector<EndpointState*> states_;
+  std::vector<std::shared_ptr<const ServedModels>> served_;
+  std::vector<std::shared_ptr<const ScrapedMetrics>> scraped_;
+};
+
+}  // namespace brix::gateway

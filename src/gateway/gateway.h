@@ -1,0 +1,85 @@
+// Gateway: `brix gateway`, the OpenAI-compatible front door. It takes chat, completion and
+// embedding requests, picks an engine endpoint with a router policy (router/), forwards the
+// request and streams the answer back as it arrives.
+//
+//   GatewayOptions options;                       // flags / the `gateway:` config section
+//   options.endpoints_file = "endpoints.yaml";    // the static discovery backend
+//   Result<std::unique_ptr<Gateway>> gateway = Gateway::Create(options, registry);
+//   Result<uint16_t> port = (*gateway)->Start();  // first topology loaded, scraping started
+//   ...
+//   (*gateway)->Stop();                           // drains streams, stops scraping
+//
+// Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models (the
+// union of what the engines serve), /health, /ready, /metrics.
+//
+// Threading: the HTTP server's workers handle requests (one io_context each, one upstream
+// connection pool each); one more thread scrapes the engines (metrics, models, health probes);
+// the discovery source has its own thread. Shared state is immutable snapshots behind atomic
+// shared_ptrs plus per-endpoint atomics (in-flight counts, health).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "base/error.h"
+#include "metrics/registry.h"
+#include "net/server.h"
+
+namespace brix::gateway {
+
+// Passive and active health: when an endpoint is taken out of rotation and when it returns.
+struct EjectionOptions {
+  // Failures in a row (connect error, reset, 5xx, failed scrape connection) that eject.
+  int consecutive_failures = 3;
+  // First ejection time; doubles with each ejection in a row, up to max_ejection.
+  std::chrono::milliseconds base_ejection{1000};
+  std::chrono::milliseconds max_ejection{30000};
+};
+
+struct GatewayOptions {
+  // The static discovery file (discovery/README.md) and how often it is checked for changes.
+  std::filesystem::path endpoints_file;
+  std::chrono::milliseconds discovery_poll_interval{500};
+  // Policy when neither the request's `routing-strategy` header nor the model's config names
+  // one.
+  std::string default_routing_strategy = "least-request";
+  // Whole-request deadline when the model does not set one (upstream header and body).
+  std::chrono::milliseconds request_timeout{600000};
+  // Attempts after the first on other endpoints, for failures before any byte reached the
+  // client (connect errors, 5xx, a stream broken before its first byte).
+  int max_retries = 2;
+  // Engine /metrics scrape period (+-10% jitter) and per-scrape deadline.
+  std::chrono::milliseconds scrape_interval{100};
+  std::chrono::milliseconds scrape_timeout{1000};
+  // How often GET /v1/models is asked of endpoints whose models are not declared.
+  std::chrono::milliseconds models_refresh_interval{2000};
+  EjectionOptions ejection;
+  // "off", "-" (stdout) or a file path: one JSON line per request.
+  std::string access_log = "off";
+  net::ServerConfig server;
+};
+
+class Gateway {
+ public:
+  // Validates the options and policy names; registers metrics in `registry` (which must outlive
+  // the gateway).
+  static Result<std::unique_ptr<Gateway>> Create(GatewayOptions options,
+                                                 metrics::Registry& registry);
+  ~Gateway();
+
+  // Loads the first topology (a bad file fails here), starts scraping and listens.
+  Result<uint16_t> Start();
+  // Stops accepting, drains in-flight requests and streams, stops scraping. Idempotent.
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit Gateway(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace brix::gateway

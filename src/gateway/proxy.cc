@@ -1,0 +1,596 @@
+#include "gateway/internal/proxy.h"
+
+#include <fmt/core.h>
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/json.hpp>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "base/ids.h"
+#include "net/http_status.h"
+#include "net/router.h"
+#include "net/sse.h"
+#include "openai/api_error.h"
+#include "openai/gateway.h"
+
+namespace brix::gateway {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using asio::awaitable;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// An error envelope in OpenAI's shape. `code` is raw JSON (a number, a quoted string or null).
+std::string ErrorJson(std::string_view message, std::string_view type, std::string_view code,
+                      std::optional<std::string_view> param = std::nullopt) {
+  boost::json::object error;
+  error["message"] = message;
+  error["type"] = type;
+  if (param) {
+    error["param"] = *param;
+  } else {
+    error["param"] = nullptr;
+  }
+  boost::system::error_code ec;
+  error["code"] = boost::json::parse(code, ec);
+  return boost::json::serialize(boost::json::object{{"error", std::move(error)}});
+}
+
+net::Response JsonResponse(unsigned status, std::string body) {
+  net::Response response{static_cast<http::status>(status), 11};
+  response.set(http::field::content_type, "application/json");
+  response.body() = std::move(body);
+  return response;
+}
+
+// Hop-by-hop fields (RFC 9110 7.6.1) and the ones the gateway sets itself.
+bool DropRequestField(http::field f, std::string_view name) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::proxy_connection:
+    case http::field::proxy_authorization:
+    case http::field::host:
+    case http::field::content_length:
+    case http::field::expect:
+      return true;
+    default:
+      break;
+  }
+  return boost::beast::iequals(name, "x-request-id") || boost::beast::iequals(name, "traceparent");
+}
+
+bool DropResponseField(http::field f) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::proxy_connection:
+    case http::field::content_length:
+    case http::field::date:
+    case http::field::server:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsHex(std::string_view s) {
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) ||
+        std::isupper(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string RandomHex(size_t chars) {
+  std::string id = base::NewRequestId();  // 32 hex characters
+  return id.substr(0, chars);
+}
+
+// A client-supplied request id is echoed only when it is short and printable.
+bool UsableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+std::string_view KindName(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::kChat:
+      return "/v1/chat/completions";
+    case RouteKind::kCompletion:
+      return "/v1/completions";
+    case RouteKind::kEmbedding:
+      return "/v1/embeddings";
+  }
+  return "";
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// RFC 3339 UTC with milliseconds: "2026-11-23T10:57:00.123Z".
+std::string UtcTimestamp(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()) % 1000;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms.count());
+}
+
+}  // namespace
+
+std::string NextTraceparent(std::string_view incoming, std::string* trace_id) {
+  // version "00" - 32 hex trace id - 16 hex parent id - 2 hex flags; all-zero ids are invalid.
+  if (incoming.size() >= 55 && incoming.substr(0, 3) == "00-" && incoming[35] == '-' &&
+      incoming[52] == '-' && (incoming.size() == 55 || incoming[55] == '-')) {
+    std::string_view trace = incoming.substr(3, 32);
+    std::string_view parent = incoming.substr(36, 16);
+    std::string_view flags = incoming.substr(53, 2);
+    if (IsHex(trace) && IsHex(parent) && IsHex(flags) && trace != std::string(32, '0') &&
+        parent != std::string(16, '0')) {
+      *trace_id = std::string(trace);
+      return fmt::format("00-{}-{}-{}", trace, RandomHex(16), flags);
+    }
+  }
+  *trace_id = RandomHex(32);
+  return fmt::format("00-{}-{}-00", *trace_id, RandomHex(16));
+}
+
+uint64_t Proxy::NextId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
+net::HttpClient& Proxy::Client(const asio::any_io_executor& executor) {
+  thread_local uint64_t owner = 0;
+  thread_local net::HttpClient* client = nullptr;
+  if (owner != id_ || client == nullptr) {
+    std::lock_guard lock(clients_mu_);
+    clients_.push_back(std::make_unique<net::HttpClient>(executor));
+    client = clients_.back().get();
+    owner = id_;
+  }
+  return *client;
+}
+
+void Proxy::CloseClients() {
+  std::lock_guard lock(clients_mu_);
+  clients_.clear();
+}
+
+// One request's state and its record: the destructor writes the metrics and the access-log line
+// however the handler ends (including a client that went away, which ends it by exception).
+struct Proxy::Call {
+  Call(Proxy& proxy_in, net::Request request_in, RouteKind kind_in)
+      : proxy(proxy_in), request(std::move(request_in)), kind(kind_in), start(Clock::now()) {}
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+  ~Call() { Record(); }
+
+  void Record();
+
+  Proxy& proxy;
+  net::Request request;
+  const RouteKind kind;
+  const Clock::time_point start;
+  std::string request_id;
+  std::string trace_id;
+  std::string traceparent;
+  std::string model;  // as asked; the metrics label only once known (known_model)
+  bool known_model = false;
+  std::string strategy;
+  std::string endpoint;  // the endpoint that answered (or was tried last)
+  unsigned status = 0;   // 0: the client went away before an answer
+  int attempts = 0;
+  bool stream = false;
+  std::optional<Clock::duration> ttft;
+  std::optional<openai::Usage> usage;
+  std::string error;  // why the gateway itself failed the request, for the log
+};
+
+void Proxy::Call::Record() {
+  const Clock::time_point end = Clock::now();
+  const unsigned code = status == 0 ? net::kStatusClientClosedRequest : status;
+  GatewayMetrics& m = *proxy.ctx_.metrics;
+  const std::string_view label = known_model ? std::string_view(model) : std::string_view();
+  m.Requests(label, endpoint, code).Inc();
+  if (known_model) {
+    const ModelHandles& h = m.ForModel(model);
+    h.duration->Observe(Seconds(end - start));
+    if (ttft) h.ttft->Observe(Seconds(*ttft));
+    if (attempts > 1) h.retries->Inc(static_cast<uint64_t>(attempts - 1));
+    if (usage) {
+      h.prompt_tokens->Inc(static_cast<uint64_t>(std::max<int64_t>(usage->prompt_tokens, 0)));
+      h.completion_tokens->Inc(
+          static_cast<uint64_t>(std::max<int64_t>(usage->completion_tokens, 0)));
+    }
+  }
+  if (!proxy.ctx_.access_log) return;
+  boost::json::object line;
+  line["time"] = UtcTimestamp(std::chrono::system_clock::now());
+  line["request_id"] = request_id;
+  line["trace_id"] = trace_id;
+  line["method"] = std::string_view(request.method_string());
+  line["path"] = KindName(kind);
+  line["model"] = model;
+  line["stream"] = stream;
+  line["status"] = code;
+  line["endpoint"] = endpoint;
+  line["routing_strategy"] = strategy;
+  line["attempts"] = attempts;
+  using std::chrono::duration_cast;
+  using std::chrono::microseconds;
+  line["duration_us"] = duration_cast<microseconds>(end - start).count();
+  if (ttft) line["ttft_us"] = duration_cast<microseconds>(*ttft).count();
+  if (usage) {
+    line["prompt_tokens"] = usage->prompt_tokens;
+    line["completion_tokens"] = usage->completion_tokens;
+  }
+  if (!error.empty()) line["error"] = error;
+  proxy.ctx_.access_log->info("{}", boost::json::serialize(line));
+}
+
+awaitable<void> Proxy::Handle(net::Request request, net::ResponseWriter writer, RouteKind kind) {
+  Call call(*this, std::move(request), kind);
+  // Run() borrows `call` and `writer` from this frame, which outlives it (it is awaited here).
+  co_await Run(call, writer);
+}
+
+awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
+  const GatewayOptions& options = *ctx_.options;
+  net::Request& req = call.request;
+
+  auto rid = req.find("x-request-id");
+  call.request_id = rid != req.end() && UsableRequestId(rid->value()) ? std::string(rid->value())
+                                                                      : base::NewRequestId();
+  auto tp = req.find("traceparent");
+  call.traceparent =
+      NextTraceparent(tp != req.end() ? std::string_view(tp->value()) : "", &call.trace_id);
+
+  // Every answer the gateway makes itself carries the request id.
+  auto answer = [&](unsigned status, std::string body,
+                    std::optional<int> retry_after = std::nullopt) -> net::Response {
+    call.status = status;
+    net::Response response = JsonResponse(status, std::move(body));
+    response.set("request-id", call.request_id);
+    if (retry_after) response.set(http::field::retry_after, std::to_string(*retry_after));
+    return response;
+  };
+
+  openai::ApiResult<openai::RequestInfo> info = openai::InspectRequest(req.body());
+  if (!info) {
+    net::Response response = answer(400, openai::ErrorBody(info.error()));
+    co_await writer.Send(std::move(response));
+    co_return;
+  }
+  call.stream = info->stream && call.kind != RouteKind::kEmbedding;
+  if (!info->model || info->model->empty()) {
+    net::Response response = answer(400, ErrorJson("you must provide a model parameter",
+                                                   "invalid_request_error", "null", "model"));
+    co_await writer.Send(std::move(response));
+    co_return;
+  }
+  call.model = *info->model;
+
+  std::shared_ptr<const Snapshot> snapshot = ctx_.snapshot->load();
+  if (!snapshot) {
+    net::Response response =
+        answer(503, ErrorJson("no topology loaded yet", "server_error", "503"), 1);
+    co_await writer.Send(std::move(response));
+    co_return;
+  }
+
+  // Strategy: the request's routing-strategy header, else the model's, else the default.
+  router::Policy* policy = ctx_.default_policy;
+  std::chrono::milliseconds timeout = options.request_timeout;
+  auto model_settings = snapshot->models.find(call.model);
+  if (model_settings != snapshot->models.end()) {
+    policy = model_settings->second.policy;
+    timeout = model_settings->second.request_timeout;
+  }
+  auto strategy_header = req.find("routing-strategy");
+  if (strategy_header != req.end()) {
+    router::Policy* chosen = ctx_.policies->Find(strategy_header->value());
+    if (chosen == nullptr) {
+      std::string message =
+          fmt::format("incorrect routing strategy {}", std::string_view(strategy_header->value()));
+      net::Response response = answer(400, ErrorJson(message, "invalid_request_error", "400"));
+      response.set("x-error-routing", "true");
+      co_await writer.Send(std::move(response));
+      co_return;
+    }
+    policy = chosen;
+  }
+  call.strategy = std::string(policy->name());
+
+  openai::UsageRewrite rewrite;
+  if (call.stream) {
+    rewrite = openai::RewriteForUsage(req.body());
+  } else {
+    rewrite.body = std::move(req.body());
+  }
+  const Clock::time_point deadline = call.start + timeout;
+
+  std::vector<EndpointState*> tried;
+  CandidateViews candidates;
+  asio::any_io_executor executor = co_await asio::this_coro::executor;
+  net::HttpClient& client = Client(executor);
+  std::optional<net::Response> last_upstream_error;  // a 5xx to pass through if all fail
+  std::string last_failure;
+  thread_local std::mt19937_64 rng(std::random_device{}());
+
+  for (int attempt = 0; attempt <= options.max_retries; ++attempt) {
+    // ---- route ----
+    const Clock::time_point route_start = Clock::now();
+    candidates.Fill(*snapshot, route_start);
+    std::vector<router::EndpointView>& views = candidates.views();
+    for (size_t i = 0; i < views.size(); ++i) {
+      for (EndpointState* t : tried) {
+        if (&candidates.state(i) == t) views[i].healthy = false;
+      }
+    }
+    router::RouteRequest route_request;
+    route_request.model = call.model;
+    route_request.random = rng();
+    route_request.header = [&req](std::string_view name) -> std::optional<std::string_view> {
+      auto it = req.find(name);
+      if (it == req.end()) return std::nullopt;
+      return std::string_view(it->value());
+    };
+    Result<size_t> picked = router::Route(*policy, route_request, views);
+    ctx_.metrics->routing().Observe(Seconds(Clock::now() - route_start));
+    if (!picked) {
+      if (attempt > 0) break;  // retries ran out of endpoints: answer with the last failure
+      const bool unknown =
+          picked.error().code == Errc::kNotFound && model_settings == snapshot->models.end();
+      if (unknown) {
+        std::string message = fmt::format(
+            "The model `{}` does not exist or you do not have access to it.", call.model);
+        net::Response response = answer(
+            404, ErrorJson(message, "invalid_request_error", "\"model_not_found\"", "model"));
+        co_await writer.Send(std::move(response));
+        co_return;
+      }
+      call.known_model = true;
+      call.error = picked.error().message;
+      std::string message =
+          fmt::format("no healthy endpoint for model `{}`; retry later", call.model);
+      net::Response response = answer(503, ErrorJson(message, "server_error", "503"), 1);
+      co_await writer.Send(std::move(response));
+      co_return;
+    }
+    call.known_model = true;
+    EndpointState& endpoint = candidates.state(*picked);
+    tried.push_back(&endpoint);
+    call.endpoint = endpoint.spec.name;
+    call.attempts = attempt + 1;
+
+    // ---- forward ----
+    net::Request upstream{req.method(), req.target(), 11};
+    for (const auto& field : req) {
+      if (DropRequestField(field.name(), field.name_string())) continue;
+      upstream.insert(field.name_string(), field.value());
+    }
+    upstream.set(http::field::host, endpoint.address);
+    upstream.set("x-request-id", call.request_id);
+    upstream.set("traceparent", call.traceparent);
+    upstream.body() = rewrite.body;
+    upstream.prepare_payload();
+
+    struct InFlight {
+      explicit InFlight(EndpointState& s) : state(s) { state.in_flight.fetch_add(1); }
+      ~InFlight() { state.in_flight.fetch_sub(1); }
+      EndpointState& state;
+    } in_flight(endpoint);
+
+    net::HostPort host_port = endpoint.host_port;
+    Result<net::StreamingResponse> opened = co_await client.Open(host_port, upstream, deadline);
+    if (!opened) {
+      const Error& e = opened.error();
+      if (e.code == Errc::kDeadlineExceeded) {
+        call.error = e.message;
+        std::string message = fmt::format("upstream {} did not answer within {} ms",
+                                          endpoint.spec.name, timeout.count());
+        net::Response response = answer(504, ErrorJson(message, "server_error", "504"));
+        co_await writer.Send(std::move(response));
+        co_return;
+      }
+      if (e.code == Errc::kCancelled || writer.client_gone()) co_return;
+      last_failure = fmt::format("{}: {}", endpoint.spec.name, e.message);
+      ctx_.on_failure(endpoint, e.message);
+      continue;
+    }
+    net::StreamingResponse& upstream_response = *opened;
+    const unsigned status = upstream_response.status();
+    const auto content_type = upstream_response.head()[http::field::content_type];
+    const bool sse = status == 200 && content_type.starts_with("text/event-stream");
+
+    if (!sse) {
+      // A whole body: read it, then answer. A failure before the answer is retried.
+      std::string body;
+      std::optional<Error> read_error;
+      while (true) {
+        Result<std::string_view> bytes = co_await upstream_response.Read();
+        if (!bytes) {
+          read_error = bytes.error();
+          break;
+        }
+        if (bytes->empty()) break;
+        body.append(*bytes);
+      }
+      if (read_error) {
+        if (read_error->code == Errc::kDeadlineExceeded) {
+          call.error = read_error->message;
+          std::string message = fmt::format("upstream {} did not answer within {} ms",
+                                            endpoint.spec.name, timeout.count());
+          net::Response response = answer(504, ErrorJson(message, "server_error", "504"));
+          co_await writer.Send(std::move(response));
+          co_return;
+        }
+        if (read_error->code == Errc::kCancelled || writer.client_gone()) co_return;
+        last_failure = fmt::format("{}: {}", endpoint.spec.name, read_error->message);
+        ctx_.on_failure(endpoint, read_error->message);
+        continue;
+      }
+      net::Response response{static_cast<http::status>(status), 11};
+      for (const auto& field : upstream_response.head()) {
+        if (!DropResponseField(field.name())) response.insert(field.name_string(), field.value());
+      }
+      response.body() = std::move(body);
+      if (status >= 500) {
+        ctx_.on_failure(endpoint, fmt::format("HTTP {}", status));
+        last_failure = fmt::format("{}: HTTP {}", endpoint.spec.name, status);
+        last_upstream_error = std::move(response);
+        continue;
+      }
+      endpoint.health.RecordSuccess(Clock::now());
+      if (status == 200) {
+        call.ttft = Clock::now() - call.start;
+        call.usage = openai::ReadChunkUsage(response.body());
+      }
+      call.status = status;
+      response.set("request-id", call.request_id);
+      response.set("routing-strategy", call.strategy);
+      response.set("target-pod", endpoint.spec.name);
+      co_await writer.Send(std::move(response));
+      co_return;
+    }
+
+    // ---- stream ----
+    // Nothing goes to the client before the upstream's first body bytes, so that a replica
+    // failing before its first token is still retried elsewhere.
+    Result<std::string_view> first = co_await upstream_response.Read();
+    if (!first || first->empty()) {
+      const std::string why = first ? "stream ended before any event" : first.error().message;
+      if (!first && first.error().code == Errc::kDeadlineExceeded) {
+        call.error = why;
+        std::string message = fmt::format("upstream {} did not answer within {} ms",
+                                          endpoint.spec.name, timeout.count());
+        net::Response response = answer(504, ErrorJson(message, "server_error", "504"));
+        co_await writer.Send(std::move(response));
+        co_return;
+      }
+      if ((!first && first.error().code == Errc::kCancelled) || writer.client_gone()) co_return;
+      last_failure = fmt::format("{}: {}", endpoint.spec.name, why);
+      ctx_.on_failure(endpoint, why);
+      continue;
+    }
+    endpoint.health.RecordSuccess(Clock::now());
+    net::ResponseHead head;
+    head.result(http::status::ok);
+    for (const auto& field : upstream_response.head()) {
+      if (!DropResponseField(field.name())) head.insert(field.name_string(), field.value());
+    }
+    head.set("request-id", call.request_id);
+    head.set("routing-strategy", call.strategy);
+    head.set("target-pod", endpoint.spec.name);
+    call.status = 200;
+    Result<void> started = co_await writer.StartStream(std::move(head));
+    if (!started) co_return;
+
+    const ModelHandles& handles = ctx_.metrics->ForModel(call.model);
+    net::SseParser parser;
+    std::string out;
+    std::optional<Clock::time_point> last_chunk;
+    std::string_view bytes = *first;
+    std::optional<Error> stream_error;
+    while (true) {
+      parser.Feed(bytes);
+      while (true) {
+        Result<std::optional<net::SseEvent>> next = parser.Next();
+        if (!next) {
+          stream_error = next.error();
+          break;
+        }
+        if (!*next) break;
+        const net::SseEvent& event = **next;
+        openai::Usage usage;
+        const openai::SseEventKind what = openai::ClassifySseData(event.data, &usage);
+        if (what == openai::SseEventKind::kUsageOnly) {
+          call.usage = usage;
+          if (rewrite.strip_usage) continue;
+        } else if (what == openai::SseEventKind::kChunk) {
+          const Clock::time_point now = Clock::now();
+          if (!last_chunk) {
+            call.ttft = now - call.start;
+          } else {
+            handles.itl->Observe(Seconds(now - *last_chunk));
+          }
+          last_chunk = now;
+        }
+        net::AppendSseEvent(&out, event.data, event.type == "message" ? "" : event.type);
+      }
+      if (!out.empty()) {
+        std::string piece = std::move(out);
+        out.clear();
+        Result<void> wrote = co_await writer.Write(std::move(piece));
+        if (!wrote) co_return;  // the client went away; the upstream closes with us
+      }
+      if (stream_error) break;
+      Result<std::string_view> more = co_await upstream_response.Read();
+      if (!more) {
+        stream_error = more.error();
+        break;
+      }
+      if (more->empty()) break;
+      bytes = *more;
+    }
+    if (stream_error) {
+      // Bytes already reached the client: the only honest signal left is an error event.
+      if (stream_error->code == Errc::kCancelled || writer.client_gone()) co_return;
+      const bool timed_out = stream_error->code == Errc::kDeadlineExceeded;
+      call.error = stream_error->message;
+      call.status = timed_out ? 504 : 502;
+      if (!timed_out) ctx_.on_failure(endpoint, stream_error->message);
+      std::string event;
+      net::AppendSseEvent(&event,
+                          ErrorJson(timed_out ? "upstream timed out mid-stream"
+                                              : "upstream stream failed: " + stream_error->message,
+                                    "server_error", timed_out ? "504" : "502"));
+      Result<void> wrote = co_await writer.Write(std::move(event));
+      if (!wrote) co_return;
+    }
+    Result<void> finished = co_await writer.Finish();
+    (void)finished;
+    co_return;
+  }
+
+  // Every attempt failed before any byte reached the client.
+  if (last_upstream_error) {
+    call.status = last_upstream_error->result_int();
+    last_upstream_error->set("request-id", call.request_id);
+    last_upstream_error->set("routing-strategy", call.strategy);
+    last_upstream_error->set("target-pod", call.endpoint);
+    net::Response response = std::move(*last_upstream_error);
+    co_await writer.Send(std::move(response));
+    co_return;
+  }
+  call.error = last_failure;
+  std::string message =
+      fmt::format("no endpoint for model `{}` could be reached ({})", call.model, last_failure);
+  net::Response response = answer(503, ErrorJson(message, "server_error", "503"), 1);
+  co_await writer.Send(std::move(response));
+}
+
+}  // namespace brix::gateway
