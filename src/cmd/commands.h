@@ -18,6 +18,10 @@ struct Command {
   std::function<int()> run;
 };
 
+// Raises the soft open-file limit to the hard one (as nginx's worker_rlimit_nofile): servers
+// holding thousands of streams need two descriptors per proxied stream.
+void RaiseOpenFileLimit();
+
 Command AddVersionCommand(CLI::App& root);
 Command AddValidateConfigCommand(CLI::App& root);
 Command AddSimCommand(CLI::App& root);

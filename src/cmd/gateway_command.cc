@@ -60,6 +60,7 @@ int RunGateway(GatewayFlags& f) {
     return kExitUsage;
   }
 
+  RaiseOpenFileLimit();
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -94,6 +95,7 @@ Command AddGatewayCommand(CLI::App& root) {
   auto flags = std::make_shared<GatewayFlags>();
   gateway::GatewayOptions& o = flags->options;
   o.server.port = 8080;
+  o.server.max_connections = 100000;
   CLI::App* app = root.add_subcommand(
       "gateway", "Run the OpenAI-compatible gateway: route, proxy and stream to engine endpoints");
   app->add_option("--endpoints", flags->endpoints,

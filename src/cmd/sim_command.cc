@@ -60,6 +60,7 @@ int RunSim(SimFlags& f) {
 
   // Signals go to sigwait below, not to whichever thread the kernel picks; the threads the sim
   // starts inherit the mask.
+  RaiseOpenFileLimit();
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -109,6 +110,9 @@ Command AddSimCommand(CLI::App& root) {
   app->add_option("--port", o.server.port, "port (0 = any free port)")->capture_default_str();
   app->add_option("--workers", o.server.workers, "HTTP worker threads")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app->add_option("--max-connections", o.server.max_connections, "open client connections")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24))
       ->capture_default_str();
   app->add_option("--max-num-seqs", o.engine.max_num_seqs)
       ->check(CLI::Range(1, 1 << 20))

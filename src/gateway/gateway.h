@@ -19,6 +19,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -57,6 +58,9 @@ struct GatewayOptions {
   // How often GET /v1/models is asked of endpoints whose models are not declared.
   std::chrono::milliseconds models_refresh_interval{2000};
   EjectionOptions ejection;
+  // Largest non-streamed upstream body the gateway buffers; a bigger one fails the request with
+  // 502 (streams are forwarded piece by piece and have no limit).
+  size_t max_response_bytes = 64 << 20;
   // "off", "-" (stdout) or a file path: one JSON line per request.
   std::string access_log = "off";
   net::ServerConfig server;

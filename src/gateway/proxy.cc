@@ -437,6 +437,10 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
           break;
         }
         if (bytes->empty()) break;
+        if (body.size() + bytes->size() > options.max_response_bytes) {
+          read_error = Error{Errc::kResourceExhausted, "upstream response too large"};
+          break;
+        }
         body.append(*bytes);
       }
       if (read_error) {
@@ -449,6 +453,14 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
           co_return;
         }
         if (read_error->code == Errc::kCancelled || writer.client_gone()) co_return;
+        if (read_error->code == Errc::kResourceExhausted) {
+          call.error = read_error->message;
+          std::string message = fmt::format("upstream {} answered more than {} bytes",
+                                            endpoint.spec.name, options.max_response_bytes);
+          net::Response response = answer(502, ErrorJson(message, "server_error", "502"));
+          co_await writer.Send(std::move(response));
+          co_return;
+        }
         last_failure = fmt::format("{}: {}", endpoint.spec.name, read_error->message);
         ctx_.on_failure(endpoint, read_error->message);
         continue;
