@@ -161,7 +161,7 @@ struct Gateway::Impl {
 
   awaitable<void> ScrapeEndpoint(std::shared_ptr<EndpointState> state) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    std::mt19937_64 rng(std::hash<std::string>{}(state->spec.name) ^ base::NewRequestId().size());
+    std::mt19937_64 rng(std::random_device{}());
     std::uniform_real_distribution<double> jitter(0.9, 1.1);
     Clock::time_point models_at{};
     bool first = true;

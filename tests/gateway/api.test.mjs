@@ -101,6 +101,12 @@ test('routing-strategy header picks the policy per request', async () => {
   assert.notEqual(pods[0], pods[1]);
   assert.equal(pods[0], pods[2]);
   assert.equal(pods[1], pods[3]);
+  for (const strategy of ['random', 'least-request', 'least-kv-cache']) {
+    const r = await post(`${gw.base}/completions`, { model: MODEL, prompt: 'x', max_tokens: 1 },
+      { 'routing-strategy': strategy });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('routing-strategy'), strategy);
+  }
   const bad = await post(`${gw.base}/completions`, { model: MODEL, prompt: 'x' }, { 'routing-strategy': 'nope' });
   assert.equal(bad.status, 400);
   assert.match(bad.json.error.message, /incorrect routing strategy nope/);
@@ -130,6 +136,14 @@ test('errors: an engine 4xx passes through unwrapped', async () => {
   assert.equal(r.status, 400);
   assert.equal(r.json.error.type, 'BadRequestError', "vLLM's own error type");
   assert.ok(r.headers.get('target-pod'));
+});
+
+test('embeddings pass through to the engine, whatever it answers', async () => {
+  // brix sim serves no embeddings: its FastAPI-style 404 comes back unwrapped from an engine.
+  const r = await post(`${gw.base}/embeddings`, { model: MODEL, input: 'hello' });
+  assert.equal(r.status, 404);
+  assert.deepEqual(r.json, { detail: 'Not Found' });
+  assert.match(r.headers.get('target-pod'), /^sim-[01]$/);
 });
 
 test('metrics: requests by model, endpoint and code; engine staleness; routing time', async () => {
