@@ -21,6 +21,8 @@ struct GatewayFlags {
   std::string scrape_interval = "100ms";
   std::string scrape_timeout = "1s";
   std::string models_refresh = "2s";
+  std::string connect_timeout = "3s";
+  std::string drain_timeout = "30s";
   std::string log_level = "info";
 };
 
@@ -46,6 +48,8 @@ int RunGateway(GatewayFlags& f) {
       {"--scrape-interval", &f.scrape_interval, &o.scrape_interval},
       {"--scrape-timeout", &f.scrape_timeout, &o.scrape_timeout},
       {"--models-refresh-interval", &f.models_refresh, &o.models_refresh_interval},
+      {"--connect-timeout", &f.connect_timeout, &o.connect_timeout},
+      {"--drain-timeout", &f.drain_timeout, &o.server.drain_timeout},
   };
   for (auto& d : durations) {
     auto ms = Millis(d.flag, *d.text);
@@ -122,6 +126,12 @@ Command AddGatewayCommand(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--models-refresh-interval", flags->models_refresh,
                   "how often engines' /v1/models is read (endpoints without declared models)")
+      ->capture_default_str();
+  app->add_option("--connect-timeout", flags->connect_timeout,
+                  "longest a new engine connection may take before trying another endpoint")
+      ->capture_default_str();
+  app->add_option("--drain-timeout", flags->drain_timeout,
+                  "on SIGTERM, how long in-flight requests and streams get to finish")
       ->capture_default_str();
   app->add_option("--eject-after", o.ejection.consecutive_failures,
                   "failures in a row that take an endpoint out of rotation")

@@ -202,14 +202,26 @@ struct Gateway::Impl {
   }
 
   awaitable<void> ScrapeMetrics(std::shared_ptr<EndpointState> state) {
-    Result<net::Response> response = co_await Get(state, "/metrics");
+    std::string path = "/metrics";
+    Result<net::Response> response = co_await Get(state, path);
     const Clock::time_point now = Clock::now();
     if (!response) {
-      const bool unreachable = response.error().code == Errc::kUnavailable;
-      gateway_metrics->Scrapes(state->spec.name, unreachable ? "unreachable" : "error").Inc();
-      if (unreachable) NoteFailure(*state, now, "metrics scrape: " + response.error().message);
+      // Unreachable or silent past the deadline: both count towards ejection (a hung engine
+      // still completes TCP handshakes from its listen backlog).
+      const Errc code = response.error().code;
+      const bool counts = code == Errc::kUnavailable || code == Errc::kDeadlineExceeded;
+      gateway_metrics
+          ->Scrapes(state->spec.name, code == Errc::kUnavailable        ? "unreachable"
+                                      : code == Errc::kDeadlineExceeded ? "timeout"
+                                                                        : "error")
+          .Inc();
+      if (counts) {
+        NoteFailure(*state, now, "metrics scrape: " + response.error().message,
+                    HealthTracker::Source::kScrape);
+      }
       co_return;
     }
+    state->health.RecordSuccess(now, HealthTracker::Source::kScrape);
     if (response->result_int() != 200) {
       gateway_metrics->Scrapes(state->spec.name, "error").Inc();
       co_return;
@@ -227,7 +239,8 @@ struct Gateway::Impl {
   }
 
   awaitable<void> RefreshModels(std::shared_ptr<EndpointState> state) {
-    Result<net::Response> response = co_await Get(state, "/v1/models");
+    std::string path = "/v1/models";
+    Result<net::Response> response = co_await Get(state, path);
     if (!response || response->result_int() != 200) co_return;
     std::optional<ServedModels> served = ParseModelList(response->body());
     if (!served) {
@@ -238,13 +251,15 @@ struct Gateway::Impl {
   }
 
   awaitable<bool> Probe(std::shared_ptr<EndpointState> state) {
-    Result<net::Response> response = co_await Get(state, "/health");
+    std::string path = "/health";
+    Result<net::Response> response = co_await Get(state, path);
     const bool ok = response && response->result_int() == 200;
     co_return ok;
   }
 
-  void NoteFailure(EndpointState& state, Clock::time_point now, std::string_view why) {
-    if (state.health.RecordFailure(now)) {
+  void NoteFailure(EndpointState& state, Clock::time_point now, std::string_view why,
+                   HealthTracker::Source source = HealthTracker::Source::kRequest) {
+    if (state.health.RecordFailure(now, source)) {
       gateway_metrics->Ejections(state.spec.name).Inc();
       log->warn(
           "endpoint {} ejected for {} ms after {} failures in a row (last: {})", state.spec.name,
@@ -439,8 +454,9 @@ struct Gateway::Impl {
 };
 
 Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
-                                                 metrics::Registry& registry) {
-  if (options.endpoints_file.empty()) {
+                                                 metrics::Registry& registry,
+                                                 std::unique_ptr<discovery::Source> source) {
+  if (source == nullptr && options.endpoints_file.empty()) {
     return Error{Errc::kInvalidArgument, "no endpoints file given (--endpoints)"};
   }
   if (options.max_retries < 0 || options.max_retries > 10) {
@@ -487,10 +503,14 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
     g.access_log->set_pattern("%v");
     g.access_log->flush_on(spdlog::level::info);
   }
-  auto source = discovery::MakeStaticFileSource(
-      {.file = g.options.endpoints_file, .poll_interval = g.options.discovery_poll_interval});
-  if (!source) return source.error();
-  g.source = std::move(*source);
+  if (source != nullptr) {
+    g.source = std::move(source);
+  } else {
+    auto file_source = discovery::MakeStaticFileSource(
+        {.file = g.options.endpoints_file, .poll_interval = g.options.discovery_poll_interval});
+    if (!file_source) return file_source.error();
+    g.source = std::move(*file_source);
+  }
   ProxyContext context{.options = &g.options,
                        .policies = &g.policies,
                        .default_policy = g.default_policy,

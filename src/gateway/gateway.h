@@ -26,6 +26,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "discovery/discovery.h"
 #include "metrics/registry.h"
 #include "net/server.h"
 
@@ -52,6 +53,9 @@ struct GatewayOptions {
   // Attempts after the first on other endpoints, for failures before any byte reached the
   // client (connect errors, 5xx, a stream broken before its first byte).
   int max_retries = 2;
+  // Longest a new upstream connection may take; past it the attempt counts as a connect failure
+  // (retried elsewhere, towards ejection) instead of waiting out the request deadline.
+  std::chrono::milliseconds connect_timeout{3000};
   // Engine /metrics scrape period (+-10% jitter) and per-scrape deadline.
   std::chrono::milliseconds scrape_interval{100};
   std::chrono::milliseconds scrape_timeout{1000};
@@ -69,9 +73,11 @@ struct GatewayOptions {
 class Gateway {
  public:
   // Validates the options and policy names; registers metrics in `registry` (which must outlive
-  // the gateway).
-  static Result<std::unique_ptr<Gateway>> Create(GatewayOptions options,
-                                                 metrics::Registry& registry);
+  // the gateway). Endpoints come from `source` when given (the controller's or Kubernetes'
+  // backend, a test's fake), else from the static file options.endpoints_file.
+  static Result<std::unique_ptr<Gateway>> Create(
+      GatewayOptions options, metrics::Registry& registry,
+      std::unique_ptr<discovery::Source> source = nullptr);
   ~Gateway();
 
   // Loads the first topology (a bad file fails here), starts scraping and listens.

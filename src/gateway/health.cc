@@ -4,18 +4,19 @@
 
 namespace brix::gateway {
 
-bool HealthTracker::RecordFailure(TimePoint now) {
+bool HealthTracker::RecordFailure(TimePoint now, Source source) {
   std::lock_guard lock(mu_);
   if (ejected_.load(std::memory_order_relaxed)) return false;
-  ++failures_in_a_row_;
-  if (failures_in_a_row_ < options_.consecutive_failures) return false;
+  int& failures = failures_in_a_row_[static_cast<int>(source)];
+  ++failures;
+  if (failures < options_.consecutive_failures) return false;
   EjectLocked(now);
   return true;
 }
 
-void HealthTracker::RecordSuccess(TimePoint now) {
+void HealthTracker::RecordSuccess(TimePoint now, Source source) {
   std::lock_guard lock(mu_);
-  failures_in_a_row_ = 0;
+  failures_in_a_row_[static_cast<int>(source)] = 0;
   if (!ejected_.load(std::memory_order_relaxed) && ejections_in_a_row_ > 0 &&
       now - returned_at_ >= options_.max_ejection) {
     ejections_in_a_row_ = 0;
@@ -32,7 +33,7 @@ void HealthTracker::RecordProbe(bool ok, TimePoint now) {
   std::lock_guard lock(mu_);
   if (!ejected_.load(std::memory_order_relaxed)) return;
   if (ok) {
-    failures_in_a_row_ = 0;
+    failures_in_a_row_[0] = failures_in_a_row_[1] = 0;
     returned_at_ = now;
     ejected_.store(false, std::memory_order_relaxed);
     return;
@@ -58,7 +59,7 @@ std::chrono::milliseconds HealthTracker::EjectionTime() const {
 
 void HealthTracker::EjectLocked(TimePoint now) {
   ++ejections_in_a_row_;
-  failures_in_a_row_ = 0;
+  failures_in_a_row_[0] = failures_in_a_row_[1] = 0;
   ejected_until_ = now + EjectionTime();
   ejected_.store(true, std::memory_order_relaxed);
 }

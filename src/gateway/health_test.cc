@@ -30,6 +30,25 @@ TEST(HealthTrackerTest, EjectsAfterConsecutiveFailuresOnly) {
   EXPECT_FALSE(h.RecordFailure(t)) << "an ejected endpoint is not ejected again";
 }
 
+TEST(HealthTrackerTest, RequestAndScrapeFailuresAreCountedSeparately) {
+  HealthTracker h(Options());
+  TimePoint t{};
+  using Source = HealthTracker::Source;
+  // An engine failing every request while its /metrics answers is still ejected...
+  h.RecordFailure(t, Source::kRequest);
+  h.RecordSuccess(t, Source::kScrape);
+  h.RecordFailure(t, Source::kRequest);
+  h.RecordSuccess(t, Source::kScrape);
+  EXPECT_TRUE(h.RecordFailure(t, Source::kRequest));
+  // ... and rare scrape failures spread between successful scrapes never add up.
+  HealthTracker g(Options());
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(g.RecordFailure(t, Source::kScrape));
+    g.RecordSuccess(t, Source::kScrape);
+  }
+  EXPECT_FALSE(g.ejected());
+}
+
 TEST(HealthTrackerTest, ProbeIsDueOnlyAfterTheEjectionTime) {
   HealthTracker h(Options());
   TimePoint t{};

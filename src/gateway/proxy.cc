@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 #include <cctype>
@@ -64,11 +65,28 @@ bool DropRequestField(http::field f, std::string_view name) {
     case http::field::host:
     case http::field::content_length:
     case http::field::expect:
+    case http::field::accept_encoding:
       return true;
     default:
       break;
   }
   return boost::beast::iequals(name, "x-request-id") || boost::beast::iequals(name, "traceparent");
+}
+
+// Whether `name` is listed in a Connection field's options (RFC 9110 7.6.1: those fields are
+// hop-by-hop too).
+bool NamedInConnection(std::string_view connection, std::string_view name) {
+  while (!connection.empty()) {
+    const size_t comma = connection.find(',');
+    std::string_view token = connection.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (!token.empty() && boost::beast::iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    connection.remove_prefix(comma + 1);
+  }
+  return false;
 }
 
 bool DropResponseField(http::field f) {
@@ -167,7 +185,9 @@ net::HttpClient& Proxy::Client(const asio::any_io_executor& executor) {
   thread_local net::HttpClient* client = nullptr;
   if (owner != id_ || client == nullptr) {
     std::lock_guard lock(clients_mu_);
-    clients_.push_back(std::make_unique<net::HttpClient>(executor));
+    net::ClientConfig config;
+    config.connect_timeout = ctx_.options->connect_timeout;
+    clients_.push_back(std::make_unique<net::HttpClient>(executor, config));
     client = clients_.back().get();
     owner = id_;
   }
@@ -330,6 +350,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
   } else {
     rewrite.body = std::move(req.body());
   }
+  req.body() = std::string();  // one copy of the body is enough while the answer streams
   const Clock::time_point deadline = call.start + timeout;
 
   std::vector<EndpointState*> tried;
@@ -337,6 +358,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
   asio::any_io_executor executor = co_await asio::this_coro::executor;
   net::HttpClient& client = Client(executor);
   std::optional<net::Response> last_upstream_error;  // a 5xx to pass through if all fail
+  std::string last_upstream_endpoint;                // ... and who sent it
   std::string last_failure;
   thread_local std::mt19937_64 rng(std::random_device{}());
 
@@ -359,11 +381,26 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
       return std::string_view(it->value());
     };
     Result<size_t> picked = router::Route(*policy, route_request, views);
+    if (!picked && picked.error().code == Errc::kUnavailable) {
+      // Panic mode (Envoy's healthy_panic_threshold, here at 0%): when every endpoint serving
+      // the model is ejected, ejection has stopped protecting anyone; try them anyway rather
+      // than fail the whole model until a backoff expires.
+      for (size_t i = 0; i < views.size(); ++i) {
+        const bool was_tried =
+            std::find(tried.begin(), tried.end(), &candidates.state(i)) != tried.end();
+        if (!was_tried) views[i].healthy = true;
+      }
+      picked = router::Route(*policy, route_request, views);
+    }
     ctx_.metrics->routing().Observe(Seconds(Clock::now() - route_start));
     if (!picked) {
       if (attempt > 0) break;  // retries ran out of endpoints: answer with the last failure
-      const bool unknown =
-          picked.error().code == Errc::kNotFound && model_settings == snapshot->models.end();
+      bool warming = false;    // an endpoint whose models are not known yet may serve it
+      for (const router::EndpointView& view : views) {
+        warming = warming || (view.models.empty() && view.adapters.empty());
+      }
+      const bool unknown = picked.error().code == Errc::kNotFound &&
+                           model_settings == snapshot->models.end() && !warming;
       if (unknown) {
         std::string message = fmt::format(
             "The model `{}` does not exist or you do not have access to it.", call.model);
@@ -388,11 +425,15 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
 
     // ---- forward ----
     net::Request upstream{req.method(), req.target(), 11};
+    const std::string_view connection_option = req[http::field::connection];
     for (const auto& field : req) {
       if (DropRequestField(field.name(), field.name_string())) continue;
+      if (NamedInConnection(connection_option, field.name_string())) continue;
       upstream.insert(field.name_string(), field.value());
     }
     upstream.set(http::field::host, endpoint.address);
+    // The gateway reads the SSE and usage: the engine must not compress them.
+    upstream.set(http::field::accept_encoding, "identity");
     upstream.set("x-request-id", call.request_id);
     upstream.set("traceparent", call.traceparent);
     upstream.body() = rewrite.body;
@@ -405,7 +446,8 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     } in_flight(endpoint);
 
     net::HostPort host_port = endpoint.host_port;
-    Result<net::StreamingResponse> opened = co_await client.Open(host_port, upstream, deadline);
+    Result<net::StreamingResponse> opened =
+        co_await client.Open(host_port, std::move(upstream), deadline);
     if (!opened) {
       const Error& e = opened.error();
       if (e.code == Errc::kDeadlineExceeded) {
@@ -474,6 +516,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
         ctx_.on_failure(endpoint, fmt::format("HTTP {}", status));
         last_failure = fmt::format("{}: HTTP {}", endpoint.spec.name, status);
         last_upstream_error = std::move(response);
+        last_upstream_endpoint = endpoint.spec.name;
         continue;
       }
       endpoint.health.RecordSuccess(Clock::now());
@@ -517,9 +560,9 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     head.set("request-id", call.request_id);
     head.set("routing-strategy", call.strategy);
     head.set("target-pod", endpoint.spec.name);
-    call.status = 200;
     Result<void> started = co_await writer.StartStream(std::move(head));
     if (!started) co_return;
+    call.status = 200;
 
     const ModelHandles& handles = ctx_.metrics->ForModel(call.model);
     net::SseParser parser;
@@ -591,9 +634,10 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
   // Every attempt failed before any byte reached the client.
   if (last_upstream_error) {
     call.status = last_upstream_error->result_int();
+    call.endpoint = last_upstream_endpoint;
     last_upstream_error->set("request-id", call.request_id);
     last_upstream_error->set("routing-strategy", call.strategy);
-    last_upstream_error->set("target-pod", call.endpoint);
+    last_upstream_error->set("target-pod", last_upstream_endpoint);
     net::Response response = std::move(*last_upstream_error);
     co_await writer.Send(std::move(response));
     co_return;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -220,13 +221,26 @@ asio::awaitable<Result<std::shared_ptr<ClientConnection>>> HttpClient::Exchange(
     const bool reused = connection != nullptr;
     if (!reused) connection = std::make_shared<ClientConnection>(executor_, upstream, config_);
     CloseUnlessReleased guard(connection);
-    connection->ArmDeadline(deadline);
     if (reused) {
+      connection->ArmDeadline(deadline);
       ++connections_reused_;
     } else {
       ++connections_opened_;
+      const auto connect_deadline =
+          config_.connect_timeout.count() > 0
+              ? std::min(deadline, std::chrono::steady_clock::now() + config_.connect_timeout)
+              : deadline;
+      connection->ArmDeadline(connect_deadline);
       auto connected = co_await connection->Connect();
-      if (!connected) co_return connected.error();
+      if (!connected) {
+        if (connected.error().code == Errc::kDeadlineExceeded && connect_deadline < deadline) {
+          co_return Error{Errc::kUnavailable,
+                          fmt::format("connecting to {}: no connection within {} ms", key,
+                                      config_.connect_timeout.count())};
+        }
+        co_return connected.error();
+      }
+      if (connect_deadline != deadline) connection->ArmDeadline(deadline);
     }
 
     auto [write_ec, written] = co_await http::async_write(connection->socket(), request,

@@ -20,7 +20,8 @@
 // operation and returns Cancelled (or, under Asio's default throw_if_cancelled, the caller's next
 // co_await throws). In both cases the connection is closed, never pooled.
 //
-// Errors: connection refused, reset or closed early, and unknown hosts -> Unavailable;
+// Errors: connection refused, reset or closed early, connect_timeout, and unknown hosts ->
+// Unavailable;
 // deadline -> DeadlineExceeded; cancellation -> Cancelled; a malformed or oversized response
 // header -> Internal; a Send() body over max_body_bytes -> ResourceExhausted. HTTP error
 // statuses are not errors: they come back as responses.
@@ -78,6 +79,10 @@ struct ClientConfig {
   // A pooled connection idle for longer is closed instead of reused. Keep it below the
   // upstream's keep-alive timeout (uvicorn, which vLLM and SGLang use, closes after 5 s).
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(4);
+  // Longest a new connection may take to be established (0 = only the call's deadline). On
+  // expiry the call fails with Unavailable, not DeadlineExceeded: the peer is unreachable (a dead
+  // host drops SYNs, a hung server's accept queue is full), and another peer may do.
+  std::chrono::milliseconds connect_timeout{0};
   // Largest response header (status line and fields) in bytes; more -> Internal.
   size_t max_header_bytes = 64 * 1024;
   // Largest body Send() buffers, in bytes; more -> ResourceExhausted. Open() has no limit.

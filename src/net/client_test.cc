@@ -2,6 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -13,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "net/internal/test_helpers.h"
 #include "net/server.h"
@@ -234,6 +238,36 @@ TEST_F(ClientTest, RefusedConnectionIsUnavailable) {
   ASSERT_FALSE(response.has_value());
   EXPECT_EQ(response.error().code, Errc::kUnavailable);
   EXPECT_THAT(response.error().message, HasSubstr("connecting to 127.0.0.1"));
+}
+
+TEST_F(ClientTest, ConnectTimeoutIsUnavailableWhenThePeerNeverAccepts) {
+  // A listener that never accepts, with its accept queue filled: the kernel then drops further
+  // SYNs, as a dead host or a hung server would, and connect() hangs.
+  asio::io_context context;
+  asio::ip::tcp::acceptor listener(context);
+  listener.open(asio::ip::tcp::v4());
+  listener.bind({asio::ip::address_v4::loopback(), 0});
+  listener.listen(0);
+  const uint16_t port = listener.local_endpoint().port();
+  // Plain non-blocking connect(2)s: Asio's synchronous connect would wait for completion.
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    fillers.push_back(fd);
+  }
+  ClientConfig config;
+  config.connect_timeout = 200ms;
+  HttpClient client(context_.get_executor(), config);
+  auto response = RunOn(context_, client.Send({"127.0.0.1", port}, Get("/"), Later()));
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code, Errc::kUnavailable) << response.error().message;
+  EXPECT_THAT(response.error().message, HasSubstr("no connection within 200 ms"));
+  for (int fd : fillers) ::close(fd);
 }
 
 TEST_F(ClientTest, BodyOverTheLimitIsResourceExhausted) {
