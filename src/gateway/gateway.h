@@ -56,6 +56,8 @@ struct GatewayOptions {
   // Longest a new upstream connection may take; past it the attempt counts as a connect failure
   // (retried elsewhere, towards ejection) instead of waiting out the request deadline.
   std::chrono::milliseconds connect_timeout{3000};
+  // Idle keep-alive connections each worker keeps per endpoint.
+  size_t max_idle_upstream_connections = 4096;
   // Engine /metrics scrape period (+-10% jitter) and per-scrape deadline.
   std::chrono::milliseconds scrape_interval{100};
   std::chrono::milliseconds scrape_timeout{1000};

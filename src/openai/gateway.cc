@@ -3,6 +3,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
 #include <cctype>
 
@@ -142,6 +143,41 @@ std::optional<Usage> ReadChunkUsage(std::string_view data) {
   json::value v = json::parse(data, ec);
   if (ec || !v.is_object()) return std::nullopt;
   return UsageFrom(v.get_object().if_contains("usage"));
+}
+
+std::optional<Usage> ReadResponseUsage(std::string_view body) {
+  constexpr std::string_view kKey = "\"usage\"";
+  size_t end = body.size();
+  while (end > 0) {
+    const size_t at = body.rfind(kKey, end - 1);
+    if (at == std::string_view::npos) break;
+    end = at;
+    // A quote preceded by an odd number of backslashes is inside a string.
+    size_t backslashes = 0;
+    while (backslashes < at && body[at - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 1) continue;
+    size_t i = at + kKey.size();
+    auto skip_space = [&] {
+      while (i < body.size() &&
+             (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) {
+        ++i;
+      }
+    };
+    skip_space();
+    if (i >= body.size() || body[i] != ':') continue;
+    ++i;
+    skip_space();
+    if (i >= body.size() || body[i] != '{') continue;
+    json::stream_parser parser;
+    boost::system::error_code ec;
+    parser.write_some(body.data() + i, body.size() - i, ec);
+    if (ec || !parser.done()) continue;
+    json::value usage = parser.release();
+    std::optional<Usage> u = UsageFrom(&usage);
+    if (u) return u;
+  }
+  if (body.find(kKey) == std::string_view::npos) return std::nullopt;
+  return ReadChunkUsage(body);
 }
 
 }  // namespace brix::openai

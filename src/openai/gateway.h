@@ -55,4 +55,10 @@ SseEventKind ClassifySseData(std::string_view data, Usage* usage = nullptr);
 // The usage object of any chunk that carries one (usage-only or continuous usage), else nullopt.
 std::optional<Usage> ReadChunkUsage(std::string_view data);
 
+// The top-level usage of a whole (non-streamed) completion, chat or embedding response, without
+// parsing the rest: vLLM writes "usage" after "choices"/"data", so the last `"usage":{` in the
+// body that is not inside a string is the top-level one; only that object is parsed. Falls back
+// to a full parse when the shortcut finds nothing. Nullopt when the body has no usage.
+std::optional<Usage> ReadResponseUsage(std::string_view body);
+
 }  // namespace brix::openai

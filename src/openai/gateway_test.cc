@@ -62,6 +62,23 @@ TEST(RewriteForUsageTest, AddsIncludeUsageOnlyForStreams) {
   EXPECT_EQ(RewriteForUsage("{").body, "{");
 }
 
+TEST(ReadResponseUsageTest, ReadsTopLevelUsageOnlyOutsideStrings) {
+  const std::string body =
+      R"({"id":"c","choices":[{"message":{"content":"say \"usage\": {\"prompt_tokens\":9}"}}],)"
+      R"("usage": {"prompt_tokens":11,"total_tokens":16,"completion_tokens":5,)"
+      R"("prompt_tokens_details":null},"metrics":null})";
+  auto usage = ReadResponseUsage(body);
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(usage->prompt_tokens, 11);
+  EXPECT_EQ(usage->completion_tokens, 5);
+  // The same answer as a full parse.
+  EXPECT_EQ(ReadChunkUsage(body)->prompt_tokens, 11);
+  EXPECT_FALSE(ReadResponseUsage(R"({"id":"c","choices":[]})"));
+  EXPECT_FALSE(ReadResponseUsage(R"({"content":"\"usage\":{\"prompt_tokens\":1}"})"));
+  EXPECT_FALSE(ReadResponseUsage("not json \"usage\": {"));
+  EXPECT_FALSE(ReadResponseUsage(""));
+}
+
 TEST(ClassifySseDataTest, FindsTheUsageChunk) {
   std::string stream;
   const ResponseMeta meta{"chatcmpl-r", 1, "m"};
