@@ -4,6 +4,7 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/channel_error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -239,8 +240,11 @@ asio::awaitable<void> ServerConnection::RunHandler(Request request) {
   try {
     co_await worker_.shared().handler(std::move(request), ResponseWriter(this));
   } catch (const boost::system::system_error& e) {
-    // Cancellation because the client left is how a handler is expected to end then.
-    if (!peer_gone_ || e.code() != asio::error::operation_aborted) {
+    // Cancellation because the client left is how a handler is expected to end then (an Asio
+    // channel the handler waited on reports it as channel_cancelled).
+    const bool cancelled = e.code() == asio::error::operation_aborted ||
+                           e.code() == asio::experimental::error::channel_cancelled;
+    if (!peer_gone_ || !cancelled) {
       log.error("handler failed: {}", e.what());
       handler_threw_ = true;
     }
