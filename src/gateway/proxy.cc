@@ -191,6 +191,9 @@ net::HttpClient& Proxy::Client(const asio::any_io_executor& executor) {
     // pool closes and reopens a connection per request beyond it (TIME_WAIT piles up, and the
     // handshake costs more than the request).
     config.max_idle_per_host = ctx_.options->max_idle_upstream_connections;
+    // An SSE event from vLLM is a few hundred bytes: 4 KiB reads lose nothing and save 12 KiB per
+    // open stream against the client's 16 KiB default.
+    config.read_chunk_bytes = 4096;
     clients_.push_back(std::make_unique<net::HttpClient>(executor, config));
     client = clients_.back().get();
     owner = id_;
