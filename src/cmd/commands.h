@@ -2,8 +2,11 @@
 // process exit code when run. Commands hold no logic of their own: flags -> config -> wiring.
 #pragma once
 
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string_view>
 
 namespace brix::cmd {
 
@@ -21,6 +24,18 @@ struct Command {
 // Raises the soft open-file limit to the hard one (as nginx's worker_rlimit_nofile): servers
 // holding thousands of streams need two descriptors per proxied stream.
 void RaiseOpenFileLimit();
+
+// SIGINT and SIGTERM for a serving command: constructed before the command starts any thread
+// (the threads inherit the mask, so the signals reach Wait() and not a random thread); Wait()
+// blocks until one arrives and prints "brix <command>: SIGTERM received, draining".
+class ShutdownSignals {
+ public:
+  ShutdownSignals();
+  void Wait(std::string_view command);
+
+ private:
+  sigset_t set_;
+};
 
 Command AddVersionCommand(CLI::App& root);
 Command AddValidateConfigCommand(CLI::App& root);

@@ -65,11 +65,7 @@ int RunGateway(GatewayFlags& f) {
   }
 
   RaiseOpenFileLimit();
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ShutdownSignals signals;
 
   metrics::Registry registry;
   auto g = gateway::Gateway::Create(o, registry);
@@ -85,10 +81,7 @@ int RunGateway(GatewayFlags& f) {
   fmt::print("brix gateway: serving on http://{}:{} (endpoints from {}, routing {})\n",
              o.server.address, *port, f.endpoints, o.default_routing_strategy);
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&signals, &sig);
-  fmt::print("brix gateway: {} received, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  std::fflush(stdout);
+  signals.Wait("gateway");
   (*g)->Stop();
   return kExitOk;
 }

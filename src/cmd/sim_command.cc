@@ -58,14 +58,8 @@ int RunSim(SimFlags& f) {
                                      : std::string(BRIX_DEFAULT_DATA_DIR);
   o.tokenizer_dir = f.tokenizer_dir.empty() ? DefaultTokenizer(o.profile) : f.tokenizer_dir;
 
-  // Signals go to sigwait below, not to whichever thread the kernel picks; the threads the sim
-  // starts inherit the mask.
   RaiseOpenFileLimit();
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ShutdownSignals signals;
 
   auto s = sim::Sim::Create(o);
   if (!s) {
@@ -82,10 +76,7 @@ int RunSim(SimFlags& f) {
              o.served_model_name.empty() ? o.model : o.served_model_name, o.profile,
              (*s)->num_gpu_blocks(), (*s)->max_model_len(), o.server.address, *port);
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&signals, &sig);
-  fmt::print("brix sim: {} received, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  std::fflush(stdout);
+  signals.Wait("sim");
   (*s)->Stop();
   return kExitOk;
 }

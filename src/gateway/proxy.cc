@@ -51,8 +51,8 @@ net::Response JsonResponse(unsigned status, std::string body) {
   return response;
 }
 
-// Hop-by-hop fields (RFC 9110 7.6.1) and the ones the gateway sets itself.
-bool DropRequestField(http::field f, std::string_view name) {
+// Hop-by-hop fields (RFC 9110 7.6.1) and framing, which each hop sets for itself.
+bool IsHopByHop(http::field f) {
   switch (f) {
     case http::field::connection:
     case http::field::keep_alive:
@@ -61,9 +61,19 @@ bool DropRequestField(http::field f, std::string_view name) {
     case http::field::transfer_encoding:
     case http::field::upgrade:
     case http::field::proxy_connection:
+    case http::field::content_length:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Request fields not forwarded: hop-by-hop ones and those the gateway sets itself.
+bool DropRequestField(http::field f, std::string_view name) {
+  if (IsHopByHop(f)) return true;
+  switch (f) {
     case http::field::proxy_authorization:
     case http::field::host:
-    case http::field::content_length:
     case http::field::expect:
     case http::field::accept_encoding:
       return true;
@@ -89,22 +99,9 @@ bool NamedInConnection(std::string_view connection, std::string_view name) {
   return false;
 }
 
+// Response fields not passed back: hop-by-hop ones, and Date/Server, which our server writes.
 bool DropResponseField(http::field f) {
-  switch (f) {
-    case http::field::connection:
-    case http::field::keep_alive:
-    case http::field::te:
-    case http::field::trailer:
-    case http::field::transfer_encoding:
-    case http::field::upgrade:
-    case http::field::proxy_connection:
-    case http::field::content_length:
-    case http::field::date:
-    case http::field::server:
-      return true;
-    default:
-      return false;
-  }
+  return IsHopByHop(f) || f == http::field::date || f == http::field::server;
 }
 
 bool IsHex(std::string_view s) {
