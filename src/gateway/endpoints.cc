@@ -17,11 +17,19 @@ EndpointState::EndpointState(discovery::Endpoint spec_in, const EjectionOptions&
       address(AddressOf(spec)),
       host_port(spec.host, spec.port),
       health(ejection) {
-  if (!spec.models.empty()) {
-    auto declared = std::make_shared<ServedModels>();
-    declared->models = spec.models;
-    served.store(std::move(declared));
+  Redeclare(spec.models);
+}
+
+void EndpointState::Redeclare(const std::vector<std::string>& models) {
+  if (models.empty()) {
+    // Keep what is known until the scraper's next /v1/models answer replaces it.
+    learn_models.store(true);
+    return;
   }
+  auto declared = std::make_shared<ServedModels>();
+  declared->models = models;
+  served.store(std::move(declared));
+  learn_models.store(false);
 }
 
 PolicySet::PolicySet() {
@@ -50,7 +58,16 @@ std::shared_ptr<const Snapshot> BuildSnapshot(std::shared_ptr<const discovery::T
   }
   for (const discovery::Endpoint& spec : topology->endpoints) {
     auto it = old.find(spec.name);
-    if (it != old.end() && it->second->spec == spec) {
+    const bool same =
+        it != old.end() && it->second->spec.host == spec.host && it->second->spec.port == spec.port;
+    if (same) {
+      EndpointState& state = *it->second;
+      const bool was_learning = state.learn_models.load();
+      std::shared_ptr<const ServedModels> current = state.served.load();
+      const bool declared_same = spec.models.empty()
+                                     ? was_learning
+                                     : !was_learning && current && current->models == spec.models;
+      if (!declared_same) state.Redeclare(spec.models);
       next->endpoints.push_back(it->second);
       old.erase(it);
     } else {

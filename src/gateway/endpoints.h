@@ -40,12 +40,21 @@ class EndpointState {
  public:
   EndpointState(discovery::Endpoint spec, const EjectionOptions& ejection);
 
+  // Applies a new declaration of the models this endpoint serves (a reload that changed only
+  // `models:`): the state itself, in-flight count and health included, carries on. Empty means
+  // "learn them from /v1/models" from now on. Called by BuildSnapshot (the discovery thread).
+  void Redeclare(const std::vector<std::string>& models);
+
+  // Name and address as discovery gave them. `spec.models` is the first declaration; the
+  // current one is in `served` / `learn_models`.
   const discovery::Endpoint spec;
   const std::string address;  // "host:port"
   const net::HostPort host_port;
   HealthTracker health;
 
   std::atomic<int64_t> in_flight{0};
+  // Whether the scraper learns the models from GET /v1/models (none declared).
+  std::atomic<bool> learn_models{true};
   // Null until known (declared models are known from the start).
   std::atomic<std::shared_ptr<const ServedModels>> served;
   // Null until the first successful scrape.
@@ -79,8 +88,9 @@ class PolicySet {
   std::unordered_map<std::string, std::unique_ptr<router::Policy>> policies_;
 };
 
-// Builds the next snapshot from `topology`, reusing the states of `previous` whose spec is
-// unchanged and marking the others removed. A model whose routing_strategy is unknown keeps the
+// Builds the next snapshot from `topology`, reusing the states of `previous` with the same name
+// and address (a change of declared models is applied to the kept state) and marking the others
+// removed. A model whose routing_strategy is unknown keeps the
 // default policy; `warnings` receives one line per such problem.
 std::shared_ptr<const Snapshot> BuildSnapshot(std::shared_ptr<const discovery::Topology> topology,
                                               const Snapshot* previous,

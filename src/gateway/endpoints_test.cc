@@ -43,13 +43,33 @@ TEST_F(SnapshotTest, KeepsStateOfUnchangedEndpointsAcrossReloads) {
   EXPECT_FALSE(first->endpoints[0]->removed.load());
 }
 
+TEST_F(SnapshotTest, ChangingDeclaredModelsKeepsTheEndpointsState) {
+  auto first =
+      BuildSnapshot(Topo({Ep("a", 1, {"m1"})}), nullptr, options, policies, fallback, nullptr);
+  first->endpoints[0]->in_flight.store(4);
+  auto second = BuildSnapshot(Topo({Ep("a", 1, {"m1", "m2"})}), first.get(), options, policies,
+                              fallback, nullptr);
+  ASSERT_EQ(second->endpoints[0], first->endpoints[0]) << "same name and address: same state";
+  EXPECT_EQ(second->endpoints[0]->in_flight.load(), 4);
+  EXPECT_FALSE(first->endpoints[0]->removed.load());
+  EXPECT_EQ(second->endpoints[0]->served.load()->models, (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_FALSE(second->endpoints[0]->learn_models.load());
+  // Dropping the declaration hands the models back to the scraper.
+  auto third =
+      BuildSnapshot(Topo({Ep("a", 1)}), second.get(), options, policies, fallback, nullptr);
+  ASSERT_EQ(third->endpoints[0], first->endpoints[0]);
+  EXPECT_TRUE(third->endpoints[0]->learn_models.load());
+}
+
 TEST_F(SnapshotTest, DeclaredModelsAreServedFromTheStart) {
   auto snap = BuildSnapshot(Topo({Ep("a", 1, {"m1", "m2"}), Ep("b", 2)}), nullptr, options,
                             policies, fallback, nullptr);
   auto served = snap->endpoints[0]->served.load();
   ASSERT_NE(served, nullptr);
   EXPECT_EQ(served->models, (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_FALSE(snap->endpoints[0]->learn_models.load());
   EXPECT_EQ(snap->endpoints[1]->served.load(), nullptr) << "learned from /v1/models later";
+  EXPECT_TRUE(snap->endpoints[1]->learn_models.load());
 }
 
 TEST_F(SnapshotTest, ModelSettingsResolvePolicyAndTimeoutWithDefaults) {

@@ -176,7 +176,7 @@ struct Gateway::Impl {
       } else {
         co_await ScrapeMetrics(state);
       }
-      const bool learn = state->spec.models.empty() &&
+      const bool learn = state->learn_models.load() &&
                          (first || now - models_at >= options.models_refresh_interval);
       if (learn && !state->health.ejected()) {
         models_at = now;
@@ -247,6 +247,8 @@ struct Gateway::Impl {
       log->warn("endpoint {}: GET /v1/models did not answer a model list", state->spec.name);
       co_return;
     }
+    // A reload may have declared the models while this call was out.
+    if (!state->learn_models.load()) co_return;
     state->served.store(std::make_shared<const ServedModels>(std::move(*served)));
   }
 
