@@ -44,23 +44,27 @@ std::pair<bool, bool> UsageFlags(const json::value* options) {
   return {include_usage, include_usage && LaxBool(o.if_contains("continuous_usage_stats"))};
 }
 
+// A token count: a JSON number exactly representable as int64 (the throwing to_number() would
+// abort on 1.5 or 1e30 from a misbehaving engine), else nullopt.
+std::optional<int64_t> Count(const json::value* v) {
+  if (v == nullptr || !v->is_number()) return std::nullopt;
+  boost::system::error_code ec;
+  const int64_t n = v->to_number<int64_t>(ec);
+  if (ec) return std::nullopt;
+  return n;
+}
+
 std::optional<Usage> UsageFrom(const json::value* v) {
   if (v == nullptr || !v->is_object()) return std::nullopt;
   const json::object& u = v->get_object();
-  const json::value* prompt = u.if_contains("prompt_tokens");
-  const json::value* completion = u.if_contains("completion_tokens");
-  if (prompt == nullptr || !prompt->is_number()) return std::nullopt;
+  std::optional<int64_t> prompt = Count(u.if_contains("prompt_tokens"));
+  if (!prompt) return std::nullopt;
   Usage usage;
-  usage.prompt_tokens = prompt->to_number<int64_t>();
-  if (completion != nullptr && completion->is_number()) {
-    usage.completion_tokens = completion->to_number<int64_t>();
-  }
+  usage.prompt_tokens = *prompt;
+  usage.completion_tokens = Count(u.if_contains("completion_tokens")).value_or(0);
   if (const json::value* d = u.if_contains("prompt_tokens_details");
       d != nullptr && d->is_object()) {
-    if (const json::value* c = d->get_object().if_contains("cached_tokens");
-        c != nullptr && c->is_number()) {
-      usage.cached_tokens = c->to_number<int64_t>();
-    }
+    usage.cached_tokens = Count(d->get_object().if_contains("cached_tokens"));
   }
   return usage;
 }

@@ -79,6 +79,18 @@ TEST(ReadResponseUsageTest, ReadsTopLevelUsageOnlyOutsideStrings) {
   EXPECT_FALSE(ReadResponseUsage(""));
 }
 
+TEST(ReadResponseUsageTest, CountsThatAreNotInt64AreIgnoredNotFatal) {
+  // Found by openai_requests_fuzzer: a count too big for int64 made to_number() throw.
+  const std::string huge = R"({"ies":[],"usage":{"prompt_tokens":1888888888888888888888888888,)"
+                           R"("completion_tokens":1}})";
+  EXPECT_FALSE(ReadChunkUsage(huge));
+  EXPECT_FALSE(ReadResponseUsage(huge));
+  auto fractional = ReadChunkUsage(R"({"usage":{"prompt_tokens":3,"completion_tokens":1.5}})");
+  ASSERT_TRUE(fractional);
+  EXPECT_EQ(fractional->prompt_tokens, 3);
+  EXPECT_EQ(fractional->completion_tokens, 0);
+}
+
 TEST(ClassifySseDataTest, FindsTheUsageChunk) {
   std::string stream;
   const ResponseMeta meta{"chatcmpl-r", 1, "m"};
