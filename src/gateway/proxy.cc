@@ -28,6 +28,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// How many endpoints the gateway tried for this response (1 = no retry), so that clients such as
+// `brix bench` can see retries. The name follows Envoy's x-envoy-attempt-count.
+constexpr std::string_view kAttemptCountHeader = "x-brix-attempt-count";
+
 // An error envelope in OpenAI's shape. `code` is raw JSON (a number, a quoted string or null).
 std::string ErrorJson(std::string_view message, std::string_view type, std::string_view code,
                       std::optional<std::string_view> param = std::nullopt) {
@@ -534,6 +538,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
       response.set("request-id", call.request_id);
       response.set("routing-strategy", call.strategy);
       response.set("target-pod", endpoint.spec.name);
+      response.set(kAttemptCountHeader, std::to_string(attempt + 1));
       co_await writer.Send(std::move(response));
       co_return;
     }
@@ -566,6 +571,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     head.set("request-id", call.request_id);
     head.set("routing-strategy", call.strategy);
     head.set("target-pod", endpoint.spec.name);
+    head.set(kAttemptCountHeader, std::to_string(attempt + 1));
     Result<void> started = co_await writer.StartStream(std::move(head));
     if (!started) co_return;
     call.status = 200;
@@ -644,6 +650,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     last_upstream_error->set("request-id", call.request_id);
     last_upstream_error->set("routing-strategy", call.strategy);
     last_upstream_error->set("target-pod", last_upstream_endpoint);
+    last_upstream_error->set(kAttemptCountHeader, std::to_string(call.attempts));
     net::Response response = std::move(*last_upstream_error);
     co_await writer.Send(std::move(response));
     co_return;

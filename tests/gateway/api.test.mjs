@@ -43,6 +43,7 @@ test('chat completion is proxied with target-pod, routing-strategy and request-i
   assert.match(response.headers.get('target-pod'), /^sim-[01]$/);
   assert.equal(response.headers.get('routing-strategy'), 'least-request');
   assert.match(response.headers.get('request-id'), /^[0-9a-f]{32}$/);
+  assert.equal(response.headers.get('x-brix-attempt-count'), '1');
 });
 
 test('a client request id is echoed and reaches the engine', async () => {

@@ -54,6 +54,8 @@ test('5xx from one replica is retried on another; an ejected replica returns aft
     for (let i = 0; i < 6; i++) {
       const { response } = await client.completions.create({ model: MODEL, prompt: 'x', max_tokens: 1 }).withResponse();
       assert.equal(response.headers.get('target-pod'), 'sim-1');
+      // Round-robin sends every other request to sim-0 first until it is ejected.
+      assert.match(response.headers.get('x-brix-attempt-count'), /^[12]$/);
     }
     assert.equal(metricValue(await metrics(gw.url), 'brix_gateway_endpoint_healthy', { endpoint: 'sim-0' }), 0);
     // Heal sim-0: its /health answered all along, so it returns after the first ejection (1 s).
