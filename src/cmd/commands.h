@@ -41,5 +41,6 @@ Command AddVersionCommand(CLI::App& root);
 Command AddValidateConfigCommand(CLI::App& root);
 Command AddSimCommand(CLI::App& root);
 Command AddGatewayCommand(CLI::App& root);
+Command AddBenchCommand(CLI::App& root);
 
 }  // namespace brix::cmd

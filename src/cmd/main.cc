@@ -14,10 +14,8 @@ int main(int argc, char** argv) {
   root.failure_message(CLI::FailureMessage::help);
 
   std::vector<Command> commands = {
-      AddVersionCommand(root),
-      AddValidateConfigCommand(root),
-      AddSimCommand(root),
-      AddGatewayCommand(root),
+      AddVersionCommand(root), AddValidateConfigCommand(root), AddSimCommand(root),
+      AddGatewayCommand(root), AddBenchCommand(root),
   };
   auto* help = root.add_subcommand("help", "Show the subcommands, or one's flags: brix help CMD");
   std::string help_topic;
