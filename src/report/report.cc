@@ -166,6 +166,23 @@ Summary Summarize(std::span<const RequestRecord> records, const LatencyHistogram
     s.goodput = static_cast<double>(s.good) / s.duration_s;
   }
 
+  // Peak concurrency: a sweep over send (+1) and end (-1) events, ends first on ties.
+  {
+    std::vector<std::pair<double, int>> events;
+    for (const RequestRecord& r : records) {
+      if (r.outcome == Outcome::kNotSent) continue;
+      events.emplace_back(r.sent_s, +1);
+      events.emplace_back(std::max(r.end_s, r.sent_s), -1);
+    }
+    std::sort(events.begin(), events.end());
+    int64_t open = 0;
+    for (const auto& [t, delta] : events) {
+      open += delta;
+      s.peak_in_flight =
+          std::max(s.peak_in_flight, static_cast<size_t>(std::max<int64_t>(open, 0)));
+    }
+  }
+
   // Timeline: at most ~200 buckets of a whole number of seconds (or 0.1 s for short runs).
   if (s.sent > 0) {
     const double span = std::max(last_end, 1e-3);
@@ -218,7 +235,8 @@ std::string FormatTable(const Summary& s) {
     out += fmt::format("  failed   {:>6}  {}\n", count, reason);
   if (s.retried > 0)
     out += fmt::format("retried    {} requests were retried by the gateway\n", s.retried);
-  out += fmt::format("duration   {:.1f} s\n", s.duration_s);
+  out += fmt::format("duration   {:.1f} s, at most {} requests in flight\n", s.duration_s,
+                     s.peak_in_flight);
   out += fmt::format("throughput {:.2f} req/s, {:.0f} input tok/s, {:.1f} output tok/s\n",
                      s.request_rate, s.input_token_rate, s.output_token_rate);
   out += fmt::format("goodput    {:.2f} req/s ({} of {} ok requests within slo {})\n", s.goodput,
@@ -265,6 +283,7 @@ boost::json::object ToJson(const Summary& s, std::span<const RequestRecord> reco
   counts["aborted"] = s.aborted;
   counts["not_sent"] = s.not_sent;
   counts["retried"] = s.retried;
+  counts["peak_in_flight"] = s.peak_in_flight;
   o["requests"] = std::move(counts);
   boost::json::object errors;
   for (const auto& [reason, count] : s.errors) errors[reason] = count;

@@ -94,6 +94,7 @@ struct Summary {
   bool interrupted = false;
   std::map<std::string, size_t> errors;  // reason -> count
   size_t retried = 0;                    // ok or failed requests with attempts > 1
+  size_t peak_in_flight = 0;             // most requests sent and not yet ended at one time
   double duration_s = 0;                 // first send to last end
   Distribution ttft_s, itl_s, tpot_s, e2e_s;
   int64_t input_tokens = 0, output_tokens = 0;

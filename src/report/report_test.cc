@@ -101,6 +101,9 @@ TEST(Summarize, AccountsForEveryRequestAndComputesPercentiles) {
   EXPECT_NEAR(s.duration_s, 9.9 + 0.1 + 1.0, 1e-9);
   EXPECT_NEAR(s.goodput, 50 / s.duration_s, 1e-9);
   EXPECT_FALSE(s.fell_behind);
+  // Requests overlap: each lasts ~1 s and one starts every 0.1 s, plus the failed/aborted ones.
+  EXPECT_GE(s.peak_in_flight, 10u);
+  EXPECT_LE(s.peak_in_flight, 14u);
 
   // The timeline spreads output tokens over [first token, end]: they add up to the total.
   double tokens = 0;
