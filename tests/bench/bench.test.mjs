@@ -15,6 +15,7 @@ import { startSim, startGateway, endpointsYaml, metrics, metricValue, tempPath }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TRACE = path.join(here, 'mooncake-2min.jsonl');
+const AZURE = path.join(here, '..', '..', 'src', 'workload', 'testdata', 'azure-slice.csv');
 const SIM_ARGS = ['--profile', 'h100/llama-3.1-8b'];
 
 // Runs `brix bench args...`; resolves to {code, signal, stdout, stderr}. `onStart(proc)` may
@@ -140,7 +141,7 @@ test('two minutes of the Mooncake trace through the gateway: all accounted for, 
   }
 });
 
-test('the same trace pointed at one engine directly, and a multi-turn workload through the gateway', async () => {
+test('the same trace pointed at one engine directly, an Azure trace, and a multi-turn workload through the gateway', async () => {
   const sim = await startSim(SIM_ARGS);
   const gw = await startGateway(endpointsYaml([sim]));
   try {
@@ -153,6 +154,17 @@ test('the same trace pointed at one engine directly, and a multi-turn workload t
     const rows = traceLines().slice(0, 12);
     assert.deepEqual(summary.per_request.map((p) => p.input_tokens).sort((a, b) => a - b),
       rows.map((row) => row.input_length).sort((a, b) => a - b));
+
+    // The Azure format too (no prefix information: every prompt is its own text).
+    const azureOut = tempPath('azure');
+    const azure = await bench(['--target', sim.url, '--trace', AZURE, '--max-requests', '5', '--speed', '10',
+      '--out', azureOut]);
+    assert.equal(azure.code, 0, azure.stderr);
+    const az = JSON.parse(fs.readFileSync(path.join(azureOut, 'summary.json'), 'utf8'));
+    assert.equal(az.requests.ok, 5, JSON.stringify(az.errors));
+    const azureRows = fs.readFileSync(AZURE, 'utf8').trim().split('\n').slice(1, 6).map((l) => l.split(','));
+    assert.deepEqual(az.per_request.map((p) => p.input_tokens), azureRows.map((r) => Number(r[1])));
+    assert.deepEqual(az.per_request.map((p) => p.output_tokens), azureRows.map((r) => Number(r[2])));
 
     // Sessions of three turns: later turns carry the conversation, so their prompts grow, and
     // the engine's prefix cache serves the shared part.
