@@ -132,6 +132,8 @@ struct Runner::Shared {
 
   double Now() const { return std::chrono::duration<double>(Clock::now() - start).count(); }
   Clock::time_point At(double seconds) const {
+    // Clamped so that a far-off time (a trace spanning centuries, a tiny --speed) cannot overflow.
+    seconds = std::clamp(seconds, -1e6, 1e9);
     return start +
            std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   }
@@ -173,13 +175,17 @@ std::string ClientErrorReason(const Error& error) {
   }
 }
 
+// A usage count from the server, clamped so that sums over a run cannot overflow; -1 if absent.
 int64_t IntField(const boost::json::object& o, std::string_view key) {
+  constexpr int64_t kMax = int64_t{1} << 40;
   const boost::json::value* v = o.if_contains(key);
   if (v == nullptr) return -1;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(std::min<uint64_t>(v->get_uint64(), INT64_MAX));
+  if (v->is_int64()) return std::clamp<int64_t>(v->get_int64(), -1, kMax);
+  if (v->is_uint64()) return static_cast<int64_t>(std::min<uint64_t>(v->get_uint64(), kMax));
   return -1;
 }
+
+Error Interrupted() { return MakeError(Errc::kCancelled, "interrupted"); }
 
 }  // namespace
 
@@ -372,6 +378,9 @@ class Runner::Worker {
   asio::awaitable<std::optional<Error>> Exchange(Result<net::StreamingResponse>* opened,
                                                  bool keep_reply, std::string* reply,
                                                  report::RequestRecord* record) {
+    // Stop() cancels the operation a session waits on; one that had already completed (its
+    // resumption queued) or starts afterwards is caught by these checks.
+    if (stopping_) co_return Interrupted();
     if (!*opened) co_return opened->error();
     net::StreamingResponse& response = **opened;
     record->status = static_cast<int>(response.status());
@@ -390,6 +399,7 @@ class Runner::Worker {
       std::string body;
       while (body.size() < (1 << 20)) {
         Result<std::string_view> bytes = co_await response.Read();
+        if (stopping_) co_return Interrupted();
         if (!bytes) co_return bytes.error();
         if (bytes->empty()) break;
         body.append(*bytes);
@@ -416,8 +426,10 @@ class Runner::Worker {
     double last_chunk = -1;
     bool done = false;
     bool usage_seen = false;
+    std::vector<float> gaps;  // merged into the run's ITL histogram only if the request succeeds
     while (!done) {
       Result<std::string_view> bytes = co_await response.Read();
+      if (stopping_) co_return Interrupted();
       if (!bytes) co_return bytes.error();
       if (bytes->empty()) break;
       parser.Feed(*bytes);
@@ -428,6 +440,7 @@ class Runner::Worker {
         const std::string_view data = (*next)->data;
         if (data == "[DONE]") {
           done = true;
+          record->end_s = shared_->Now();
           continue;
         }
         boost::system::error_code ec;
@@ -458,7 +471,7 @@ class Runner::Worker {
             record->first_token_s = now;
           } else {
             const double gap = now - last_chunk;
-            itl_.Record(gap);
+            gaps.push_back(static_cast<float>(gap));
             record->max_itl_s = std::max(record->max_itl_s, gap);
           }
           last_chunk = now;
@@ -476,12 +489,19 @@ class Runner::Worker {
       }
     }
     if (!done) co_return MakeError(Errc::kInternal, "stream ended without [DONE]");
+    // Read to the end of the body (the chunked terminator follows [DONE]) so that the connection
+    // goes back to the pool instead of being closed.
+    while (!response.done()) {
+      Result<std::string_view> rest = co_await response.Read();
+      if (!rest || rest->empty()) break;
+    }
     if (!usage_seen) record->output_tokens = record->chunks;
+    for (float gap : gaps) itl_.Record(gap);
     co_return std::nullopt;
   }
 
   void Finish(const std::optional<Error>& error, report::RequestRecord* record) {
-    record->end_s = shared_->Now();
+    if (error || record->end_s < 0) record->end_s = shared_->Now();  // ok streams: at [DONE]
     shared_->in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (!error) {
       record->outcome = report::Outcome::kOk;

@@ -105,6 +105,7 @@ class FakeServer {
     return bodies_;
   }
   void Stop() { server_->Stop(); }
+  uint64_t connections() const { return server_->Stats().accepted_connections; }
 
  private:
   asio::awaitable<void> Chat(net::Request req, net::ResponseWriter w) {
@@ -218,6 +219,8 @@ TEST_F(RunnerTest, StreamsEveryRequestAndMeasuresIt) {
     EXPECT_EQ(r.attempts, 2);
   }
   EXPECT_EQ(results.itl.count(), 20u * 3);
+  // 20 requests 5 ms apart, each ~8 ms long: a few at a time, on reused keep-alive connections.
+  EXPECT_LE(server_.connections(), 8u);
   EXPECT_FALSE(results.interrupted);
   const report::Summary s = report::Summarize(results.records, results.itl, {});
   EXPECT_EQ(s.ok, 20u);

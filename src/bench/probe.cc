@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
 
 #include "bench/bench.h"
 #include "metrics/parser.h"
@@ -143,8 +144,17 @@ Result<ServerTtft> ServerTtft::Begin(std::vector<Target> engines,
                                      std::chrono::milliseconds timeout) {
   auto baseline = std::make_shared<Baseline>();
   for (const Target& engine : engines) {
-    Result<metrics::HistogramData> h = ScrapeTtft(engine, timeout, &baseline->family);
+    std::string family;
+    Result<metrics::HistogramData> h = ScrapeTtft(engine, timeout, &family);
     if (!h) return h.error();
+    // Histograms of different engines (vLLM's and SGLang's buckets) cannot be added up.
+    if (!baseline->family.empty() && family != baseline->family) {
+      return InvalidArgument(
+          fmt::format("{} exports {}, the engines before it {}: compare one kind "
+                      "of engine at a time",
+                      engine.ToString(), family, baseline->family));
+    }
+    baseline->family = family;
     baseline->histograms.push_back(std::move(*h));
   }
   ServerTtft s;
@@ -159,13 +169,19 @@ Result<report::ServerSide> ServerTtft::End(std::chrono::milliseconds timeout) co
   for (size_t i = 0; i < engines_.size(); ++i) {
     Result<metrics::HistogramData> h = ScrapeTtft(engines_[i], timeout, &family);
     if (!h) return h.error();
+    if (family != baseline_->family) {
+      return FailedPrecondition(fmt::format("{} now exports {} instead of {}",
+                                            engines_[i].ToString(), family, baseline_->family));
+    }
     Add(&total, Subtract(*h, baseline_->histograms[i]));
   }
   report::ServerSide side;
   side.name = fmt::format("{}, {} engine{}", baseline_->family, engines_.size(),
                           engines_.size() == 1 ? "" : "s");
   side.count = total.count;
-  side.mean = total.count > 0 ? total.sum / total.count : 0;
+  // No observations (an interrupted run, engines the target did not use): no numbers, which the
+  // report prints as "-" and JSON as null.
+  side.mean = total.count > 0 ? total.sum / total.count : std::nan("");
   side.p50 = total.Quantile(0.5);
   side.p90 = total.Quantile(0.9);
   side.p99 = total.Quantile(0.99);

@@ -78,7 +78,9 @@ Result<workload::Workload> BuildWorkload(const BenchFlags& f) {
   if (f.trace.empty() && !(f.rate > 0)) {
     return InvalidArgument("say what to send: --trace FILE, or --rate R for synthetic load");
   }
-  if (!(f.speed > 0) || !std::isfinite(f.speed)) return InvalidArgument("--speed: must be > 0");
+  if (!(f.speed >= 1e-3) || !(f.speed <= 1e6)) {
+    return InvalidArgument("--speed: must be in [0.001, 1e6]");
+  }
   if (!f.trace.empty()) {
     std::optional<workload::TraceFormat> format;
     if (!f.trace_format.empty()) {
@@ -163,9 +165,16 @@ int RunBench(BenchFlags& f) {
     if (colon == std::string::npos || colon == 0) {
       return fail(fmt::format("--header '{}': expected 'Name: value'", h), kExitUsage);
     }
-    std::string value = h.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(' '));
-    headers.emplace_back(h.substr(0, colon), value);
+    auto trim = [](std::string text) {
+      text.erase(0, text.find_first_not_of(" \t"));
+      text.erase(text.find_last_not_of(" \t") + 1);
+      return text;
+    };
+    const std::string name = trim(h.substr(0, colon));
+    if (name.empty() || name.find_first_of(" \t") != std::string::npos) {
+      return fail(fmt::format("--header '{}': bad field name", h), kExitUsage);
+    }
+    headers.emplace_back(name, trim(h.substr(colon + 1)));
   }
   std::vector<bench::Target> engines;
   for (const std::string& url : f.engine_metrics) {

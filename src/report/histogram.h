@@ -1,4 +1,4 @@
-// LatencyHistogram: latencies in log-spaced buckets (about 1% apart) from 1 us to ~3 hours, for
+// LatencyHistogram: latencies in log-spaced buckets (about 1% apart) from 1 us to ~6 hours, for
 // distributions too large to keep every value of (every inter-token gap of a run). Quantiles
 // are within 1% of the exact value; merging adds counts. Not thread-safe: one per thread, merged.
 #pragma once

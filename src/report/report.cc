@@ -45,7 +45,15 @@ Distribution Describe(const LatencyHistogram& h) {
   return d;
 }
 
+// A number for JSON: non-finite values (an empty engine histogram's quantiles) become null,
+// which JSON can carry, instead of NaN, which it cannot.
+boost::json::value Num(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  return v;
+}
+
 std::string Ms(double seconds) {
+  if (!std::isfinite(seconds)) return "-";
   const double ms = seconds * 1000;
   if (ms >= 100) return fmt::format("{:.0f}", ms);
   if (ms >= 10) return fmt::format("{:.1f}", ms);
@@ -55,12 +63,12 @@ std::string Ms(double seconds) {
 boost::json::object DistributionJson(const Distribution& d) {
   boost::json::object o;
   o["count"] = d.count;
-  o["mean"] = d.mean * 1000;
-  o["p50"] = d.p50 * 1000;
-  o["p90"] = d.p90 * 1000;
-  o["p99"] = d.p99 * 1000;
-  o["p99.9"] = d.p999 * 1000;
-  o["max"] = d.max * 1000;
+  o["mean"] = Num(d.mean * 1000);
+  o["p50"] = Num(d.p50 * 1000);
+  o["p90"] = Num(d.p90 * 1000);
+  o["p99"] = Num(d.p99 * 1000);
+  o["p99.9"] = Num(d.p999 * 1000);
+  o["max"] = Num(d.max * 1000);
   return o;
 }
 
@@ -118,6 +126,7 @@ Summary Summarize(std::span<const RequestRecord> records, const LatencyHistogram
   std::vector<double> ttft, tpot, e2e, lag;
   double first_send = INFINITY, last_end = 0;
   for (const RequestRecord& r : records) {
+    BRIX_CHECK((r.outcome == Outcome::kNotSent) == (r.sent_s < 0));
     switch (r.outcome) {
       case Outcome::kOk:
         ++s.ok;
@@ -325,11 +334,11 @@ boost::json::object ToJson(const Summary& s, std::span<const RequestRecord> reco
   for (const ServerSide& side : s.server) {
     boost::json::object e;
     e["name"] = side.name;
-    e["count"] = side.count;
-    e["mean_ms"] = side.mean * 1000;
-    e["p50_ms"] = side.p50 * 1000;
-    e["p90_ms"] = side.p90 * 1000;
-    e["p99_ms"] = side.p99 * 1000;
+    e["count"] = Num(side.count);
+    e["mean_ms"] = Num(side.mean * 1000);
+    e["p50_ms"] = Num(side.p50 * 1000);
+    e["p90_ms"] = Num(side.p90 * 1000);
+    e["p99_ms"] = Num(side.p99 * 1000);
     server.push_back(std::move(e));
   }
   o["server_ttft"] = std::move(server);

@@ -100,7 +100,9 @@ std::string RenderSvg(const Chart& chart) {
       "<text x=\"{2}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">{3}</text>\n",
       kWidth, kHeight, kWidth / 2, Escape(chart.title));
   // Grid and ticks.
-  for (double y = y0; y <= y1 + y_step / 2; y += y_step) {
+  // Loops are capped: a degenerate range (a few ULPs wide) must not spin.
+  int guard = 0;
+  for (double y = y0; y <= y1 + y_step / 2 && guard++ < 100; y += y_step) {
     out += fmt::format(
         "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>"
         "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
@@ -108,7 +110,7 @@ std::string RenderSvg(const Chart& chart) {
   }
   std::vector<double> x_ticks;
   if (chart.log_x) {
-    for (double x = x0; x <= x1 * 1.0001; x *= 10) x_ticks.push_back(x);
+    for (double x = x0; x <= x1 * 1.0001 && x_ticks.size() < 100; x *= 10) x_ticks.push_back(x);
   } else {
     const double step = NiceStep(x1 - x0, 8);
     for (double x = std::ceil(x0 / step) * step; x <= x1 + step / 1000; x += step)

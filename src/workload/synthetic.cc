@@ -157,6 +157,11 @@ Result<Workload> GenerateSynthetic(const SyntheticSpec& spec) {
   if (spec.turns < 1 || spec.turns > 10000) {
     return InvalidArgument(fmt::format("turns: expected [1, 10000], got {}", spec.turns));
   }
+  if (spec.rate * spec.duration_s * spec.turns > 1e7) {
+    return InvalidArgument(fmt::format(
+        "rate x duration x turns: about {:.0f} requests, more than the 10 million one run may hold",
+        spec.rate * spec.duration_s * spec.turns));
+  }
   if (spec.prefix_groups < 0) return InvalidArgument("prefix groups: expected >= 0");
   if (spec.prefix_groups > 0 && (spec.prefix_tokens < 1 || spec.prefix_tokens > kMaxTraceTokens)) {
     return InvalidArgument(fmt::format("prefix tokens: expected [1, {}] with prefix groups, got {}",

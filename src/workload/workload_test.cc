@@ -269,6 +269,11 @@ TEST(Synthetic, ConstantArrivalsAndLimits) {
   bad.rate = 0;
   EXPECT_THAT(GenerateSynthetic(bad).error().message, HasSubstr("rate"));
   bad = {};
+  bad.rate = 1000;
+  bad.duration_s = 3600;
+  bad.turns = 10;  // 36 million requests
+  EXPECT_THAT(GenerateSynthetic(bad).error().message, HasSubstr("10 million"));
+  bad = {};
   bad.turns = 0;
   EXPECT_THAT(GenerateSynthetic(bad).error().message, HasSubstr("turns"));
   bad = {};
