@@ -22,11 +22,11 @@ int LatencyHistogram::Index(double seconds) {
 
 double LatencyHistogram::UpperEdge(int index) { return kMin * std::pow(kGrowth, index); }
 
-void LatencyHistogram::Record(double seconds) {
+void LatencyHistogram::Record(double seconds, uint64_t count) {
   if (!std::isfinite(seconds) || seconds < 0) seconds = 0;
-  ++buckets_[Index(seconds)];
-  ++count_;
-  sum_ += seconds;
+  buckets_[Index(seconds)] += count;
+  count_ += count;
+  sum_ += seconds * static_cast<double>(count);
   max_ = std::max(max_, seconds);
 }
 

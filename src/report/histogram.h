@@ -12,7 +12,7 @@ class LatencyHistogram {
  public:
   LatencyHistogram();
 
-  void Record(double seconds);
+  void Record(double seconds, uint64_t count = 1);
   void Merge(const LatencyHistogram& other);
 
   uint64_t count() const { return count_; }

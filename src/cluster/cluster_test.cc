@@ -1,0 +1,145 @@
+#include "cluster/cluster.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "tokenizer/tokenizer.h"
+#include "workload/synthetic.h"
+#include "workload/trace.h"
+
+namespace brix::cluster {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto tok = tokenizer::Tokenizer::LoadFiles(std::string(BRIX_TOKENIZER_CACHE) +
+                                               "/llama3/tokenizer.json");
+    ASSERT_TRUE(tok) << tok.error().message;
+    text_ = new workload::PromptText(workload::PromptText::Create(**tok).value());
+    profile_ =
+        new engine::Profile(engine::LoadProfile(BRIX_PROFILES_DIR, "h100/llama-3.1-8b").value());
+  }
+
+  static ClusterConfig Config(size_t replicas, std::string policy) {
+    ClusterConfig c;
+    for (size_t i = 0; i < replicas; ++i) c.replicas.push_back({"", *profile_, {}});
+    c.policy = std::move(policy);
+    return c;
+  }
+
+  static workload::Workload Synthetic(double rate, double seconds, int turns = 1) {
+    workload::SyntheticSpec spec;
+    spec.rate = rate;
+    spec.duration_s = seconds;
+    spec.input = *workload::ParseDistribution("uniform:200:2000");
+    spec.output = *workload::ParseDistribution("uniform:20:200");
+    spec.turns = turns;
+    spec.think_s = 0.5;
+    spec.prefix_groups = turns > 1 ? 0 : 4;
+    spec.prefix_tokens = 1024;
+    return *workload::GenerateSynthetic(spec);
+  }
+
+  static workload::PromptText* text_;
+  static engine::Profile* profile_;
+};
+
+workload::PromptText* ClusterTest::text_ = nullptr;
+engine::Profile* ClusterTest::profile_ = nullptr;
+
+TEST_F(ClusterTest, EveryRequestIsServedAndAccountedFor) {
+  const workload::Workload w = Synthetic(20, 30);
+  Result<ClusterResult> r = Simulate(w, *text_, Config(4, "least-request"));
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->records.size(), w.turn_count());
+  size_t routed = 0;
+  for (const ReplicaReport& rep : r->replicas) routed += rep.requests;
+  EXPECT_EQ(routed, w.turn_count());
+  for (const report::RequestRecord& rec : r->records) {
+    ASSERT_EQ(rec.outcome, report::Outcome::kOk) << rec.error;
+    EXPECT_GT(rec.ttft_s(), 0);
+    EXPECT_GE(rec.end_s, rec.first_token_s);
+    EXPECT_GE(rec.output_tokens, 20);
+    EXPECT_THAT(rec.replica, ::testing::StartsWith("replica-"));
+  }
+  const report::Summary s = report::Summarize(r->records, r->itl, {});
+  EXPECT_EQ(s.ok, w.turn_count());
+  EXPECT_GT(s.ttft_s.p50, 0.005);  // a 1k-token prefill on an H100 takes milliseconds
+  EXPECT_LT(s.ttft_s.p50, 1.0);    // 20 req/s is well within four replicas
+  EXPECT_GT(r->itl.count(), 0u);
+  // Four shared prefixes: the replicas' prefix caches serve part of every prompt.
+  int64_t hits = 0;
+  for (const ReplicaReport& rep : r->replicas) hits += rep.prefix_cache_hits;
+  EXPECT_GT(hits, 0);
+}
+
+TEST_F(ClusterTest, DeterministicForASeed) {
+  const workload::Workload w = Synthetic(30, 10);
+  Result<ClusterResult> a = Simulate(w, *text_, Config(3, "random"));
+  Result<ClusterResult> b = Simulate(w, *text_, Config(3, "random"));
+  ASSERT_TRUE(a && b);
+  for (size_t i = 0; i < a->records.size(); ++i) {
+    EXPECT_EQ(a->records[i].replica, b->records[i].replica);
+    EXPECT_EQ(a->records[i].first_token_s, b->records[i].first_token_s);
+  }
+  ClusterConfig other = Config(3, "random");
+  other.seed = 2;
+  Result<ClusterResult> c = Simulate(w, *text_, other);
+  ASSERT_TRUE(c);
+  size_t same = 0;
+  for (size_t i = 0; i < a->records.size(); ++i)
+    same += a->records[i].replica == c->records[i].replica;
+  EXPECT_LT(same, a->records.size());
+}
+
+TEST_F(ClusterTest, RoundRobinSpreadsEvenly) {
+  const workload::Workload w = Synthetic(10, 10);
+  Result<ClusterResult> r = Simulate(w, *text_, Config(4, "round-robin"));
+  ASSERT_TRUE(r);
+  for (const ReplicaReport& rep : r->replicas) {
+    EXPECT_NEAR(static_cast<double>(rep.requests), w.turn_count() / 4.0, 1.0) << rep.name;
+  }
+}
+
+TEST_F(ClusterTest, LaterTurnsCarryTheConversationAndHitTheCache) {
+  const workload::Workload w = Synthetic(2, 10, /*turns=*/3);
+  Result<ClusterResult> r = Simulate(w, *text_, Config(1, "least-request"));
+  ASSERT_TRUE(r) << r.error().message;
+  for (size_t i = 0; i + 2 < r->records.size(); i += 3) {
+    const auto& t0 = r->records[i];
+    const auto& t1 = r->records[i + 1];
+    ASSERT_EQ(t1.outcome, report::Outcome::kOk);
+    // The second turn: the first prompt, its answer, then the new message.
+    EXPECT_EQ(t1.input_tokens,
+              t0.input_tokens + t0.output_tokens + w.sessions[i / 3].turns[1].prompt_tokens());
+    EXPECT_NEAR(t1.sent_s, t0.end_s + 0.5, 1e-6);  // think time after the answer
+  }
+  EXPECT_GT(r->replicas[0].prefix_cache_hits, 0);
+}
+
+TEST_F(ClusterTest, TwoMinutesOfMooncakeOnFourReplicas) {
+  Result<workload::Workload> w = workload::LoadTrace(BRIX_TRACE);
+  ASSERT_TRUE(w);
+  Result<ClusterResult> r = Simulate(*w, *text_, Config(4, "least-request"));
+  ASSERT_TRUE(r) << r.error().message;
+  const report::Summary s = report::Summarize(r->records, r->itl, {});
+  EXPECT_EQ(s.ok, 339u);
+  // Same order of magnitude as the real processes' replay (docs/benchmarks.md: mean ~1 s).
+  EXPECT_GT(s.ttft_s.mean, 0.05);
+  EXPECT_LT(s.ttft_s.mean, 10);
+  EXPECT_GT(r->simulated_s, 100);
+}
+
+TEST_F(ClusterTest, BadConfigIsAnError) {
+  const workload::Workload w = Synthetic(1, 1);
+  EXPECT_THAT(Simulate(w, *text_, Config(0, "random")).error().message, HasSubstr("at least one"));
+  EXPECT_THAT(Simulate(w, *text_, Config(2, "fastest")).error().message, HasSubstr("fastest"));
+}
+
+}  // namespace
+}  // namespace brix::cluster
