@@ -11,12 +11,15 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "bench/bench.h"
+#include "cluster/cluster.h"
 #include "cmd/commands.h"
 #include "config/units.h"
+#include "engine/profile.h"
 #include "report/report.h"
 #include "tokenizer/tokenizer.h"
 #include "workload/prompt_text.h"
@@ -139,26 +142,167 @@ Result<void> WriteFile(const std::filesystem::path& path, const std::string& tex
   return {};
 }
 
-int RunBench(BenchFlags& f) {
-  auto fail = [](const std::string& message, int code) {
-    fmt::print(stderr, "brix bench: {}\n", message);
-    return code;
-  };
-  Result<bench::Target> target = bench::ParseTarget(f.target);
-  if (!target) return fail("--target: " + target.error().message, kExitUsage);
-  Result<bench::Api> api = bench::ParseApi(f.api);
-  if (!api) return fail("--api: " + api.error().message, kExitUsage);
-  Result<double> timeout = Seconds("--request-timeout", f.request_timeout, false);
-  if (!timeout) return fail(timeout.error().message, kExitUsage);
+Result<report::Slo> ParseSlo(const BenchFlags& f) {
   report::Slo slo;
   for (auto [flag, text, bound] : {std::tuple{"--slo-ttft", &f.slo_ttft, &slo.ttft_s},
                                    std::tuple{"--slo-itl", &f.slo_itl, &slo.itl_s},
                                    std::tuple{"--slo-e2e", &f.slo_e2e, &slo.e2e_s}}) {
     if (text->empty() || *text == "none") continue;
     Result<double> s = Seconds(flag, *text, false);
-    if (!s) return fail(s.error().message, kExitUsage);
+    if (!s) return s.error();
     *bound = *s;
   }
+  return slo;
+}
+
+// Prints the table (or JSON with --json) and writes --out; `extra_table` is appended to the
+// table and `extra_json` merged into the JSON summary.
+int EmitReport(const BenchFlags& f, const report::Summary& summary,
+               std::span<const report::RequestRecord> records, const report::LatencyHistogram& itl,
+               const std::string& extra_table, const boost::json::object& extra_json) {
+  const std::string table = report::FormatTable(summary) + extra_table;
+  boost::json::object json = report::ToJson(summary);
+  for (const auto& [key, value] : extra_json) json[key] = value;
+  if (f.json) {
+    fmt::print("{}\n", boost::json::serialize(json));
+  } else {
+    fmt::print("\n{}", table);
+  }
+  if (f.out_dir.empty()) return kExitOk;
+  boost::json::object full = report::ToJson(summary, records);
+  for (const auto& [key, value] : extra_json) full[key] = value;
+  const std::filesystem::path dir(f.out_dir);
+  const std::pair<const char*, std::string> files[] = {
+      {"summary.json", boost::json::serialize(full) + "\n"},
+      {"report.txt", table},
+      {"latency_cdf.svg", report::LatencyCdfSvg(records, itl)},
+      {"ttft_over_time.svg", report::TtftOverTimeSvg(records)},
+      {"throughput.svg", report::ThroughputSvg(summary)},
+      {"requests.svg", report::RequestsSvg(summary)},
+  };
+  for (const auto& [name, content] : files) {
+    Result<void> written = WriteFile(dir / name, content);
+    if (!written) {
+      fmt::print(stderr, "brix bench: {}\n", written.error().message);
+      return kExitFailure;
+    }
+  }
+  fmt::print(stderr, "brix bench: report written to {}/ (summary.json, report.txt, *.svg)\n",
+             f.out_dir);
+  return kExitOk;
+}
+
+Result<std::shared_ptr<const tokenizer::Tokenizer>> LoadTokenizer(const BenchFlags& f) {
+  const std::string dir = f.tokenizer_dir.empty()
+                              ? std::string(BRIX_DEFAULT_TOKENIZER_CACHE) + "/llama3"
+                              : f.tokenizer_dir;
+  auto tok = tokenizer::Tokenizer::LoadFiles(std::filesystem::path(dir) / "tokenizer.json");
+  if (!tok) {
+    return FailedPrecondition(fmt::format(
+        "--tokenizer: {} (scripts/fetch-tokenizers fills .cache/tokenizers)", tok.error().message));
+  }
+  return *tok;
+}
+
+struct SimFlags {
+  int replicas = 4;
+  std::string profile = "h100/llama-3.1-8b";
+  std::string data_dir;
+  std::string routing_strategy = "least-request";
+  std::string scrape_interval = "100ms";
+  int max_num_seqs = 1024;
+  int max_num_batched_tokens = 8192;
+  uint64_t seed = 1;
+};
+
+// `brix bench sim`: the same workload and report, against simulated replicas in virtual time.
+int RunClusterSim(BenchFlags& f, const SimFlags& s) {
+  auto fail = [](const std::string& message, int code) {
+    fmt::print(stderr, "brix bench sim: {}\n", message);
+    return code;
+  };
+  Result<report::Slo> slo = ParseSlo(f);
+  if (!slo) return fail(slo.error().message, kExitUsage);
+  if (s.replicas < 1 || s.replicas > 4096)
+    return fail("--replicas: must be in [1, 4096]", kExitUsage);
+  Result<double> scrape = Seconds("--scrape-interval", s.scrape_interval, false);
+  if (!scrape) return fail(scrape.error().message, kExitUsage);
+  Result<workload::Workload> w = BuildWorkload(f);
+  if (!w) {
+    return fail(w.error().message, w.error().code == Errc::kNotFound ? kExitFailure : kExitUsage);
+  }
+  if (w->sessions.empty()) return fail("the workload is empty (check --from/--window)", kExitUsage);
+  Result<std::shared_ptr<const tokenizer::Tokenizer>> tok = LoadTokenizer(f);
+  if (!tok) return fail(tok.error().message, kExitFailure);
+  Result<workload::PromptText> text = workload::PromptText::Create(**tok);
+  if (!text) return fail("--tokenizer: " + text.error().message, kExitFailure);
+  const std::string data_dir = s.data_dir.empty() ? std::string(BRIX_DEFAULT_DATA_DIR) : s.data_dir;
+  Result<engine::Profile> profile = engine::LoadProfile(data_dir, s.profile);
+  if (!profile) return fail("--profile: " + profile.error().message, kExitUsage);
+
+  cluster::ClusterConfig config;
+  engine::EngineConfig engine_config;
+  engine_config.max_num_seqs = s.max_num_seqs;
+  engine_config.max_num_batched_tokens = s.max_num_batched_tokens;
+  for (int i = 0; i < s.replicas; ++i) {
+    config.replicas.push_back({fmt::format("replica-{}", i), *profile, engine_config});
+  }
+  config.policy = s.routing_strategy;
+  config.scrape_interval =
+      std::chrono::duration_cast<base::Duration>(std::chrono::duration<double>(*scrape));
+  config.seed = s.seed;
+  const std::string description = w->description;
+  const auto started = std::chrono::steady_clock::now();
+  Result<cluster::ClusterResult> result = cluster::Simulate(*w, *text, config);
+  if (!result) return fail(result.error().message, kExitUsage);
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  report::Summary summary = report::Summarize(result->records, result->itl, *slo);
+  summary.workload = description;
+  summary.target = fmt::format("simulated: {} x {}, routing {}, scrape every {} ms", s.replicas,
+                               s.profile, s.routing_strategy, *scrape * 1000);
+  std::string table = fmt::format("\n{:<12}{:>10}{:>16}{:>13}{:>10}\n", "replica", "requests",
+                                  "prefix hit rate", "preemptions", "steps");
+  boost::json::array replicas;
+  for (const cluster::ReplicaReport& r : result->replicas) {
+    const double hit_rate =
+        r.prefix_cache_queries > 0
+            ? static_cast<double>(r.prefix_cache_hits) / static_cast<double>(r.prefix_cache_queries)
+            : 0.0;
+    table += fmt::format("{:<12}{:>10}{:>15.1f}%{:>13}{:>10}\n", r.name, r.requests, hit_rate * 100,
+                         r.preemptions, r.steps);
+    boost::json::object o;
+    o["name"] = r.name;
+    o["requests"] = r.requests;
+    o["prefix_cache_hit_rate"] = hit_rate;
+    o["preemptions"] = r.preemptions;
+    o["steps"] = r.steps;
+    replicas.push_back(std::move(o));
+  }
+  table += fmt::format("\nsimulated  {:.1f} s of cluster time in {:.2f} s\n", result->simulated_s,
+                       wall_s);
+  boost::json::object extra;
+  extra["cluster_replicas"] = std::move(replicas);
+  extra["simulated_s"] = result->simulated_s;
+  extra["wall_s"] = wall_s;
+  return EmitReport(f, summary, result->records, result->itl, table, extra);
+}
+
+int RunBench(BenchFlags& f) {
+  auto fail = [](const std::string& message, int code) {
+    fmt::print(stderr, "brix bench: {}\n", message);
+    return code;
+  };
+  if (f.target.empty()) return fail("--target is required (or use `brix bench sim`)", kExitUsage);
+  Result<bench::Target> target = bench::ParseTarget(f.target);
+  if (!target) return fail("--target: " + target.error().message, kExitUsage);
+  Result<bench::Api> api = bench::ParseApi(f.api);
+  if (!api) return fail("--api: " + api.error().message, kExitUsage);
+  Result<double> timeout = Seconds("--request-timeout", f.request_timeout, false);
+  if (!timeout) return fail(timeout.error().message, kExitUsage);
+  Result<report::Slo> slo = ParseSlo(f);
+  if (!slo) return fail(slo.error().message, kExitUsage);
   std::vector<std::pair<std::string, std::string>> headers;
   for (const std::string& h : f.headers) {
     const size_t colon = h.find(':');
@@ -189,16 +333,8 @@ int RunBench(BenchFlags& f) {
     return fail(w.error().message, w.error().code == Errc::kNotFound ? kExitFailure : kExitUsage);
   if (w->sessions.empty()) return fail("the workload is empty (check --from/--window)", kExitUsage);
 
-  const std::string tokenizer_dir = f.tokenizer_dir.empty()
-                                        ? std::string(BRIX_DEFAULT_TOKENIZER_CACHE) + "/llama3"
-                                        : f.tokenizer_dir;
-  auto tok =
-      tokenizer::Tokenizer::LoadFiles(std::filesystem::path(tokenizer_dir) / "tokenizer.json");
-  if (!tok) {
-    return fail(fmt::format("--tokenizer: {} (scripts/fetch-tokenizers fills .cache/tokenizers)",
-                            tok.error().message),
-                kExitFailure);
-  }
+  Result<std::shared_ptr<const tokenizer::Tokenizer>> tok = LoadTokenizer(f);
+  if (!tok) return fail(tok.error().message, kExitFailure);
   Result<workload::PromptText> text = workload::PromptText::Create(**tok);
   if (!text) return fail("--tokenizer: " + text.error().message, kExitFailure);
   size_t overhead = 0;
@@ -279,7 +415,7 @@ int RunBench(BenchFlags& f) {
   if (tty) fmt::print(stderr, "\r{}\x1b[K\n", bench::FormatProgress(runner.progress(), 30));
   bench::Results results = runner.Finish();
 
-  report::Summary summary = report::Summarize(results.records, results.itl, slo);
+  report::Summary summary = report::Summarize(results.records, results.itl, *slo);
   summary.workload = description;
   summary.target = target->ToString();
   summary.interrupted = results.interrupted;
@@ -291,29 +427,8 @@ int RunBench(BenchFlags& f) {
       fmt::print(stderr, "brix bench: --engine-metrics: {}\n", side.error().message);
     }
   }
-  const std::string table = report::FormatTable(summary);
-  if (f.json) {
-    fmt::print("{}\n", boost::json::serialize(report::ToJson(summary)));
-  } else {
-    fmt::print("\n{}", table);
-  }
-  if (!f.out_dir.empty()) {
-    const std::filesystem::path dir(f.out_dir);
-    const std::pair<const char*, std::string> files[] = {
-        {"summary.json", boost::json::serialize(report::ToJson(summary, results.records)) + "\n"},
-        {"report.txt", table},
-        {"latency_cdf.svg", report::LatencyCdfSvg(results.records, results.itl)},
-        {"ttft_over_time.svg", report::TtftOverTimeSvg(results.records)},
-        {"throughput.svg", report::ThroughputSvg(summary)},
-        {"requests.svg", report::RequestsSvg(summary)},
-    };
-    for (const auto& [name, content] : files) {
-      Result<void> written = WriteFile(dir / name, content);
-      if (!written) return fail(written.error().message, kExitFailure);
-    }
-    fmt::print(stderr, "brix bench: report written to {}/ (summary.json, report.txt, *.svg)\n",
-               f.out_dir);
-  }
+  const int emitted = EmitReport(f, summary, results.records, results.itl, {}, {});
+  if (emitted != kExitOk) return emitted;
   return results.interrupted ? 130 : kExitOk;
 }
 
@@ -323,8 +438,8 @@ Command AddBenchCommand(CLI::App& root) {
   auto flags = std::make_shared<BenchFlags>();
   CLI::App* app = root.add_subcommand(
       "bench", "Replay a trace or synthetic load against an OpenAI-compatible server and report");
-  app->add_option("--target", flags->target, "base URL of the server, e.g. http://127.0.0.1:8000")
-      ->required();
+  app->add_option("--target", flags->target,
+                  "base URL of the server, e.g. http://127.0.0.1:8000 (required unless `sim`)");
   app->add_option("--model", flags->model, "model to ask for (default: the first of /v1/models)");
   app->add_option("--api", flags->api, "chat or completions (default chat)");
   auto* trace = app->add_option("--trace", flags->trace,
@@ -368,7 +483,25 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_option("--out", flags->out_dir, "write summary.json, report.txt and SVG plots here");
   app->add_flag("--json", flags->json, "print the JSON summary instead of the table");
   app->add_flag("--no-progress", flags->no_progress, "no progress output on stderr");
-  return {app, [flags] { return RunBench(*flags); }};
+  auto sim_flags = std::make_shared<SimFlags>();
+  CLI::App* sim = app->add_subcommand(
+      "sim", "The same workload and report against simulated replicas in virtual time");
+  sim->fallthrough();  // the workload and report flags of `bench` work after `sim` too
+  sim->add_option("--replicas", sim_flags->replicas, "engine replicas (default 4)");
+  sim->add_option("--profile", sim_flags->profile, "calibration profile <gpu>/<model>");
+  sim->add_option("--data-dir", sim_flags->data_dir,
+                  "directory of profiles (default data/profiles)");
+  sim->add_option("--routing-strategy", sim_flags->routing_strategy,
+                  "router policy (default least-request)");
+  sim->add_option("--scrape-interval", sim_flags->scrape_interval,
+                  "how fresh the router's engine metrics are (default 100ms)");
+  sim->add_option("--max-num-seqs", sim_flags->max_num_seqs, "per engine (default 1024)");
+  sim->add_option("--max-num-batched-tokens", sim_flags->max_num_batched_tokens,
+                  "per engine (default 8192)");
+  sim->add_option("--router-seed", sim_flags->seed, "seed of the router's random draws");
+  return {app, [flags, sim_flags, sim] {
+            return sim->parsed() ? RunClusterSim(*flags, *sim_flags) : RunBench(*flags);
+          }};
 }
 
 }  // namespace brix::cmd

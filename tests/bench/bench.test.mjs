@@ -240,3 +240,23 @@ test('Ctrl-C stops the run and prints the partial report', async () => {
     await sim.stop();
   }
 });
+
+test('brix bench sim replays the same trace in virtual time with the same report', async () => {
+  const r = await bench(['sim', '--trace', TRACE, '--replicas', '4', '--routing-strategy', 'round-robin', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  const rows = traceLines();
+  assert.equal(summary.requests.ok, rows.length);
+  assert.equal(summary.cluster_replicas.length, 4);
+  const routed = summary.cluster_replicas.map((x) => x.requests);
+  assert.ok(Math.max(...routed) - Math.min(...routed) <= 1, `round-robin: ${routed}`);
+  assert.ok(summary.simulated_s > 100 && summary.wall_s < 30, `${summary.simulated_s} s in ${summary.wall_s} s`);
+  assert.ok(summary.latency_ms.ttft.p50 > 0);
+
+  const bad = await bench(['sim', '--trace', TRACE, '--routing-strategy', 'fastest']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /fastest/);
+  const noTarget = await bench(['--trace', TRACE]);
+  assert.equal(noTarget.code, 2);
+  assert.match(noTarget.stderr, /--target is required/);
+});
