@@ -204,6 +204,15 @@ Result<std::shared_ptr<const tokenizer::Tokenizer>> LoadTokenizer(const BenchFla
   return *tok;
 }
 
+// Creates --out before the run, so that a bad directory fails before any work is done.
+Result<void> PrepareOutDir(const BenchFlags& f) {
+  if (f.out_dir.empty()) return {};
+  std::error_code ec;
+  std::filesystem::create_directories(f.out_dir, ec);
+  if (ec) return Unavailable(fmt::format("--out {}: {}", f.out_dir, ec.message()));
+  return {};
+}
+
 struct SimFlags {
   int replicas = 4;
   std::string profile = "h100/llama-3.1-8b";
@@ -239,6 +248,8 @@ int RunClusterSim(BenchFlags& f, const SimFlags& s) {
   const std::string data_dir = s.data_dir.empty() ? std::string(BRIX_DEFAULT_DATA_DIR) : s.data_dir;
   Result<engine::Profile> profile = engine::LoadProfile(data_dir, s.profile);
   if (!profile) return fail("--profile: " + profile.error().message, kExitUsage);
+
+  if (Result<void> out = PrepareOutDir(f); !out) return fail(out.error().message, kExitFailure);
 
   cluster::ClusterConfig config;
   engine::EngineConfig engine_config;
@@ -359,11 +370,7 @@ int RunBench(BenchFlags& f) {
     if (!begun) return fail("--engine-metrics: " + begun.error().message, kExitFailure);
     server_ttft = std::move(*begun);
   }
-  if (!f.out_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(f.out_dir, ec);
-    if (ec) return fail(fmt::format("--out {}: {}", f.out_dir, ec.message()), kExitFailure);
-  }
+  if (Result<void> out = PrepareOutDir(f); !out) return fail(out.error().message, kExitFailure);
   RaiseOpenFileLimit();
 
   // SIGINT/SIGTERM are taken by this thread (sigtimedwait), never by the workers.

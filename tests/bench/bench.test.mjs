@@ -242,8 +242,12 @@ test('Ctrl-C stops the run and prints the partial report', async () => {
 });
 
 test('brix bench sim replays the same trace in virtual time with the same report', async () => {
-  const r = await bench(['sim', '--trace', TRACE, '--replicas', '4', '--routing-strategy', 'round-robin', '--json']);
+  const out = tempPath('sim-report');  // does not exist yet: --out creates it
+  const r = await bench(['sim', '--trace', TRACE, '--replicas', '4', '--routing-strategy', 'round-robin', '--json',
+    '--out', out]);
   assert.equal(r.code, 0, r.stderr);
+  assert.ok(fs.existsSync(path.join(out, 'latency_cdf.svg')));
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).per_request.length, 339);
   const summary = JSON.parse(r.stdout);
   const rows = traceLines();
   assert.equal(summary.requests.ok, rows.length);
