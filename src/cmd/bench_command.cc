@@ -213,6 +213,36 @@ Result<void> PrepareOutDir(const BenchFlags& f) {
   return {};
 }
 
+// What both `brix bench` and `brix bench sim` replay: the workload and the text its prompts are
+// made of. Errors carry the exit code they should end the command with.
+struct Prepared {
+  workload::Workload workload;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
+  std::optional<workload::PromptText> text;
+};
+
+Result<Prepared> PrepareWorkload(const BenchFlags& f, int* exit_code) {
+  Prepared p;
+  Result<workload::Workload> w = BuildWorkload(f);
+  if (!w) {
+    *exit_code = w.error().code == Errc::kNotFound ? kExitFailure : kExitUsage;
+    return w.error();
+  }
+  if (w->sessions.empty()) {
+    *exit_code = kExitUsage;
+    return InvalidArgument("the workload is empty (check --from/--window)");
+  }
+  p.workload = std::move(*w);
+  *exit_code = kExitFailure;
+  Result<std::shared_ptr<const tokenizer::Tokenizer>> tok = LoadTokenizer(f);
+  if (!tok) return tok.error();
+  p.tokenizer = *tok;
+  Result<workload::PromptText> text = workload::PromptText::Create(*p.tokenizer);
+  if (!text) return InvalidArgument("--tokenizer: " + text.error().message);
+  p.text.emplace(std::move(*text));
+  return p;
+}
+
 struct SimFlags {
   int replicas = 4;
   std::string profile = "h100/llama-3.1-8b";
@@ -236,15 +266,11 @@ int RunClusterSim(BenchFlags& f, const SimFlags& s) {
     return fail("--replicas: must be in [1, 4096]", kExitUsage);
   Result<double> scrape = Seconds("--scrape-interval", s.scrape_interval, false);
   if (!scrape) return fail(scrape.error().message, kExitUsage);
-  Result<workload::Workload> w = BuildWorkload(f);
-  if (!w) {
-    return fail(w.error().message, w.error().code == Errc::kNotFound ? kExitFailure : kExitUsage);
-  }
-  if (w->sessions.empty()) return fail("the workload is empty (check --from/--window)", kExitUsage);
-  Result<std::shared_ptr<const tokenizer::Tokenizer>> tok = LoadTokenizer(f);
-  if (!tok) return fail(tok.error().message, kExitFailure);
-  Result<workload::PromptText> text = workload::PromptText::Create(**tok);
-  if (!text) return fail("--tokenizer: " + text.error().message, kExitFailure);
+  int code = kExitOk;
+  Result<Prepared> prepared = PrepareWorkload(f, &code);
+  if (!prepared) return fail(prepared.error().message, code);
+  const workload::Workload& workload = prepared->workload;
+  const workload::PromptText& text = *prepared->text;
   const std::string data_dir = s.data_dir.empty() ? std::string(BRIX_DEFAULT_DATA_DIR) : s.data_dir;
   Result<engine::Profile> profile = engine::LoadProfile(data_dir, s.profile);
   if (!profile) return fail("--profile: " + profile.error().message, kExitUsage);
@@ -262,9 +288,9 @@ int RunClusterSim(BenchFlags& f, const SimFlags& s) {
   config.scrape_interval =
       std::chrono::duration_cast<base::Duration>(std::chrono::duration<double>(*scrape));
   config.seed = s.seed;
-  const std::string description = w->description;
+  const std::string description = workload.description;
   const auto started = std::chrono::steady_clock::now();
-  Result<cluster::ClusterResult> result = cluster::Simulate(*w, *text, config);
+  Result<cluster::ClusterResult> result = cluster::Simulate(workload, text, config);
   if (!result) return fail(result.error().message, kExitUsage);
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -339,18 +365,13 @@ int RunBench(BenchFlags& f) {
   }
   if (f.workers < 1 || f.workers > 64) return fail("--workers: must be in [1, 64]", kExitUsage);
 
-  Result<workload::Workload> w = BuildWorkload(f);
-  if (!w)
-    return fail(w.error().message, w.error().code == Errc::kNotFound ? kExitFailure : kExitUsage);
-  if (w->sessions.empty()) return fail("the workload is empty (check --from/--window)", kExitUsage);
-
-  Result<std::shared_ptr<const tokenizer::Tokenizer>> tok = LoadTokenizer(f);
-  if (!tok) return fail(tok.error().message, kExitFailure);
-  Result<workload::PromptText> text = workload::PromptText::Create(**tok);
-  if (!text) return fail("--tokenizer: " + text.error().message, kExitFailure);
+  int code = kExitOk;
+  Result<Prepared> prepared = PrepareWorkload(f, &code);
+  if (!prepared) return fail(prepared.error().message, code);
+  const workload::PromptText& text = *prepared->text;
   size_t overhead = 0;
   if (*api == bench::Api::kChat) {
-    Result<size_t> o = bench::ChatTemplateOverhead(**tok, *text);
+    Result<size_t> o = bench::ChatTemplateOverhead(*prepared->tokenizer, text);
     if (!o) return fail(o.error().message, kExitFailure);
     overhead = *o;
   }
@@ -380,7 +401,7 @@ int RunBench(BenchFlags& f) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const std::string description = w->description;
+  const std::string description = prepared->workload.description;
   fmt::print(stderr, "brix bench: {} -> {} (model {}, {} api)\n", description, target->ToString(),
              f.model, f.api);
   bench::Options options;
@@ -390,7 +411,7 @@ int RunBench(BenchFlags& f) {
   options.headers = std::move(headers);
   options.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(*timeout * 1000));
   options.workers = f.workers;
-  bench::Runner runner(std::move(options), std::move(*w), *text, overhead);
+  bench::Runner runner(std::move(options), std::move(prepared->workload), text, overhead);
   runner.Start();
 
   const bool tty = isatty(STDERR_FILENO) == 1 && !f.no_progress;
