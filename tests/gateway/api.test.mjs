@@ -66,7 +66,10 @@ test('streaming without usage: the client sees no usage chunk, as vLLM would sen
   });
   const chunks = [];
   for await (const c of stream) chunks.push(c);
-  assert.ok(chunks.length >= 6);
+  // Six tokens, but not necessarily six chunks: an engine that falls behind its reader merges
+  // tokens into one chunk (vLLM does, and so does brix sim under CPU pressure).
+  assert.ok(chunks.length >= 2, `${chunks.length} chunks`);
+  assert.ok(chunks.map((c) => c.choices[0].delta.content ?? '').join('').length > 0);
   for (const c of chunks) {
     assert.ok(c.choices.length > 0, 'no usage-only chunk');
     assert.equal(c.usage ?? null, null);
