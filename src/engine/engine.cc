@@ -288,6 +288,19 @@ int32_t Engine::FindCachedPrefix(const Req& r) {
   return static_cast<int32_t>(hit_blocks_.size());
 }
 
+int32_t Engine::CachedPrefixTokens(std::span<const int32_t> prompt) const {
+  if (!config_.enable_prefix_caching || prompt.empty()) return 0;
+  const int32_t bs = config_.block_size;
+  const int32_t max_blocks = static_cast<int32_t>((prompt.size() - 1) / static_cast<size_t>(bs));
+  uint64_t parent = kNoneHash;
+  int32_t hit = 0;
+  for (; hit < max_blocks; ++hit) {
+    parent = HashBlock(parent, &prompt[static_cast<size_t>(hit) * bs], bs, /*extra=*/0);
+    if (pool_->Lookup(parent) == kNoBlock) break;
+  }
+  return hit * bs;
+}
+
 void Engine::CacheFullBlocks(Req& r, int32_t num_tokens) {
   if (!config_.enable_prefix_caching) return;
   const int32_t full =
@@ -494,6 +507,7 @@ void Engine::RunStep(TimePoint now, bool emit_tokens) {
   step_.num_lora_loads = 0;
   step_.tokens.clear();
   step_.finished.clear();
+  step_.first_tokens.clear();
 
   Schedule();
   if (scheduled_.empty()) return;
@@ -552,6 +566,7 @@ void Engine::RunStep(TimePoint now, bool emit_tokens) {
     ++stats_.generation_tokens;
     if (r.num_output() == 1) {
       r.first_token = end;
+      step_.first_tokens.push_back(r.id);
       stats_.prompt_tokens += r.prompt_len;
     } else {
       r.max_itl = std::max(r.max_itl, end - r.last_token);
@@ -705,6 +720,7 @@ bool Engine::RunDecodeWindow(TimePoint now, TimePoint deadline) {
 
 const RunResult& Engine::RunUntil(TimePoint now, TimePoint deadline) {
   run_.finished.clear();
+  run_.first_tokens.clear();
   run_.num_steps = 0;
   run_.end = now;
   const int64_t steps_before = stats_.num_steps;
@@ -713,6 +729,7 @@ const RunResult& Engine::RunUntil(TimePoint now, TimePoint deadline) {
     if (!RunDecodeWindow(t, deadline)) {
       RunStep(t, /*emit_tokens=*/false);
       run_.finished.insert(run_.finished.end(), step_.finished.begin(), step_.finished.end());
+      for (RequestId id : step_.first_tokens) run_.first_tokens.emplace_back(id, step_.end);
     }
     t = busy_until_;
   }

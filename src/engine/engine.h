@@ -21,8 +21,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -143,6 +145,7 @@ struct StepResult {
   int32_t num_lora_loads = 0;
   std::vector<TokenOutput> tokens;        // in running order
   std::vector<FinishedRequest> finished;  // requests that finished in this step
+  std::vector<RequestId> first_tokens;    // requests whose first token this step produced
   Duration duration() const { return end - start; }
 };
 
@@ -151,6 +154,8 @@ struct RunResult {
   TimePoint end;  // when the last step executed ends (the `now` passed in if none ran)
   int64_t num_steps = 0;
   std::vector<FinishedRequest> finished;
+  // Requests that got their first token, with when (a step's end); in step order.
+  std::vector<std::pair<RequestId, TimePoint>> first_tokens;
 };
 
 // vllm:iteration_tokens_total's buckets (1, 8, 16, 32, ..., 16384), upper bounds inclusive.
@@ -230,6 +235,11 @@ class Engine {
   void SetKvCapacity(int64_t num_blocks);
 
   Stats GetStats() const;
+
+  // How many leading tokens of `prompt` a request for the base model would find in the prefix
+  // cache now (whole blocks, at most prompt.size() - 1, as when it is scheduled); 0 with prefix
+  // caching off. Read-only: touches nothing. For the cluster simulator's oracle router.
+  int32_t CachedPrefixTokens(std::span<const int32_t> prompt) const;
 
   // Checks every internal invariant (block accounting, queues, reference counts) with
   // BRIX_CHECK; O(blocks + requests). For tests and the fuzzer.

@@ -76,6 +76,13 @@ TEST_F(EngineTest, PrefixHitsRaiseHitCountersAndCutTtft) {
   EXPECT_EQ(s.prefix_cache_queries, 2048 + 64);
   EXPECT_EQ(s.prefix_cache_hits, 0);
 
+  // The probe sees the cached system prompt (whole blocks, never the last token) and changes
+  // nothing.
+  EXPECT_EQ(engine.CachedPrefixTokens(Concat(system, Tokens(200000, 64))), 2048);
+  EXPECT_EQ(engine.CachedPrefixTokens(Tokens(0, 100)), 96);
+  EXPECT_EQ(engine.CachedPrefixTokens(Tokens(0, 16)), 0);
+  EXPECT_EQ(engine.CachedPrefixTokens(Tokens(5, 100)), 0);
+  EXPECT_EQ(engine.GetStats().prefix_cache_queries, s.prefix_cache_queries);
   Add(engine, 2, Concat(system, Tokens(200000, 64)), 4);
   FinishedRequest warm = Drain(engine)[2];
   s = engine.GetStats();
@@ -391,16 +398,26 @@ TEST_P(RunUntilTest, MatchesSteppingOneByOne) {
     std::mt19937_64 rng(7);
     TimePoint t = now_;
     std::vector<FinishedRequest> done;
+    std::map<RequestId, TimePoint> first_tokens;  // as reported while running
+    auto note_first = [&](const RunResult& r) {
+      for (const auto& [id, when] : r.first_tokens) {
+        EXPECT_TRUE(first_tokens.emplace(id, when).second) << "twice: " << id;
+      }
+    };
     for (RequestId id = 1; id <= 200; ++id) {
       const TimePoint arrival = t + milliseconds(rng() % 200);
       if (batched) {
         const RunResult& r = engine.RunUntil(t, arrival);
         done.insert(done.end(), r.finished.begin(), r.finished.end());
+        note_first(r);
         t = std::max(r.end, arrival);
       } else {
         while (engine.HasWork() && t < arrival) {
           const StepResult& s = engine.Step(t);
           done.insert(done.end(), s.finished.begin(), s.finished.end());
+          for (RequestId f : s.first_tokens) {
+            EXPECT_TRUE(first_tokens.emplace(f, s.end).second) << "twice: " << f;
+          }
           t = s.end;
         }
         t = std::max(t, arrival);
@@ -415,7 +432,16 @@ TEST_P(RunUntilTest, MatchesSteppingOneByOne) {
     }
     const RunResult& r = engine.RunUntil(t, TimePoint::max());
     done.insert(done.end(), r.finished.begin(), r.finished.end());
+    note_first(r);
     EXPECT_FALSE(engine.HasWork());
+    // Every request that produced a token was reported once, at its first token's time.
+    size_t with_tokens = 0;
+    for (const FinishedRequest& f : done) {
+      if (f.output_tokens == 0) continue;
+      ++with_tokens;
+      EXPECT_EQ(first_tokens[f.id], f.first_token) << f.id;
+    }
+    EXPECT_EQ(first_tokens.size(), with_tokens);
     return std::make_pair(done, engine.GetStats());
   };
   auto [a, sa] = run(false);
