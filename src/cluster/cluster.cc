@@ -27,22 +27,71 @@ TimePoint At(double seconds) {
 }
 
 struct Event {
-  enum class Kind { kArrival, kComplete, kScrape };
+  enum class Kind { kArrival, kFirstToken, kComplete, kScrape };
   TimePoint t;
   uint64_t seq = 0;  // insertion order: ties resolve the same way every run
   Kind kind = Kind::kArrival;
   size_t session = 0;  // index into the workload (arrivals)
   size_t turn = 0;
-  size_t replica = 0;  // completions
+  size_t replica = 0;             // completions and first tokens
+  engine::RequestId request = 0;  // first tokens
   engine::FinishedRequest finished;
 
   bool operator>(const Event& other) const { return t != other.t ? t > other.t : seq > other.seq; }
 };
 
+// The engine's true prefix cache, for the oracle policy.
+class EngineCacheProbe final : public router::CacheProbe {
+ public:
+  explicit EngineCacheProbe(const engine::Engine* engine) : engine_(engine) {}
+  int64_t CachedPrefixTokens(std::span<const uint32_t> token_ids) const override {
+    scratch_.assign(token_ids.begin(), token_ids.end());
+    return engine_->CachedPrefixTokens(scratch_);
+  }
+
+ private:
+  const engine::Engine* engine_;
+  mutable std::vector<int32_t> scratch_;
+};
+
+// The engine's step times, for policies that estimate time to first token.
+class ProfileLatency final : public router::LatencyModel {
+ public:
+  explicit ProfileLatency(const engine::Engine* engine) : engine_(engine) {}
+  double PrefillSeconds(int64_t new_tokens, int64_t cached_tokens) const override {
+    // One batch of `new_tokens` split into steps of the token budget, each attending to what
+    // came before it.
+    const int64_t budget = StepTokenBudget();
+    double ms = 0;
+    for (int64_t done = 0; done < new_tokens; done += budget) {
+      const engine::PrefillChunk chunk{
+          static_cast<int32_t>(std::min(budget, new_tokens - done)),
+          static_cast<int32_t>(std::min<int64_t>(INT32_MAX, cached_tokens + done))};
+      ms += engine_->step_time_model().StepMillis({.prefills = std::span(&chunk, 1)});
+    }
+    return ms / 1e3;
+  }
+  double DecodeStepSeconds(int64_t batch) const override {
+    if (batch <= 0) return 0;
+    return engine_->step_time_model().StepMillis(
+               {.num_decodes = static_cast<int32_t>(std::min<int64_t>(batch, INT32_MAX)),
+                .decode_context_sum = batch * 2048}) /
+           1e3;
+  }
+  int64_t StepTokenBudget() const override { return engine_->config().max_num_batched_tokens; }
+
+ private:
+  const engine::Engine* engine_;
+};
+
 struct Replica {
   std::string name;
   std::optional<engine::Engine> engine;
+  std::unique_ptr<EngineCacheProbe> cache;
+  std::unique_ptr<ProfileLatency> latency;
   int64_t in_flight = 0;
+  // Prompt tokens of routed requests without a first token yet (EndpointView's field).
+  int64_t in_flight_prompt_tokens = 0;
   size_t requests = 0;
   std::optional<router::EngineMetrics> metrics;  // as of the last scrape
   TimePoint scraped_at;
@@ -82,6 +131,8 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
       return InvalidArgument(fmt::format("replica {}: {}", i, engine.error().message));
     }
     replicas[i].engine.emplace(std::move(*engine));
+    replicas[i].cache = std::make_unique<EngineCacheProbe>(&*replicas[i].engine);
+    replicas[i].latency = std::make_unique<ProfileLatency>(&*replicas[i].engine);
     replicas[i].name = spec.name.empty() ? fmt::format("replica-{}", i) : spec.name;
     replicas[i].models = {config.model};
   }
@@ -140,6 +191,8 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
   TimePoint clock = kOrigin;
   TimePoint last_completion = kOrigin;
   std::vector<router::EndpointView> views(replicas.size());
+  // Per record: prompt tokens still counted in its replica's in_flight_prompt_tokens.
+  std::vector<int64_t> pending_prompt(result.records.size());
 
   auto advance = [&](TimePoint deadline) {
     for (size_t i = 0; i < replicas.size(); ++i) {
@@ -147,6 +200,14 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
       if (!engine.HasWork()) continue;
       const engine::RunResult& run =
           engine.RunUntil(std::max(engine.busy_until(), clock), deadline);
+      for (const auto& [id, when] : run.first_tokens) {
+        Event e;
+        e.kind = Event::Kind::kFirstToken;
+        e.t = when;
+        e.replica = i;
+        e.request = id;
+        push(std::move(e));
+      }
       for (const engine::FinishedRequest& f : run.finished) {
         Event e;
         e.kind = Event::Kind::kComplete;
@@ -197,6 +258,9 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
           v.name = r.name;
           v.address = r.name;
           v.in_flight = r.in_flight;
+          v.in_flight_prompt_tokens = r.in_flight_prompt_tokens;
+          v.cache = r.cache.get();
+          v.latency = r.latency.get();
           v.metrics = r.metrics ? &*r.metrics : nullptr;
           v.metrics_age_s = std::chrono::duration<double>(e.t - r.scraped_at).count();
           v.models = r.models;
@@ -205,11 +269,14 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
         router::RouteRequest request;
         request.model = config.model;
         if ((*policy)->needs_tokens()) request.token_ids = ids;
+        // A client keeping a conversation on one replica names it the way AIBrix's
+        // session-affinity expects.
         request.header = [&](std::string_view name) -> std::optional<std::string_view> {
-          if (name == "x-session-id") return std::string_view(session_id);
+          if (name == "x-aibrix-session-key") return std::string_view(session_id);
           return std::nullopt;
         };
         request.random = rng();
+        request.now_s = Seconds(e.t);
         Result<size_t> picked = router::Route(**policy, request, views);
         auto fail = [&](std::string why) {
           record.outcome = report::Outcome::kFailed;
@@ -243,6 +310,8 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
           break;
         }
         ++replica.in_flight;
+        replica.in_flight_prompt_tokens += record.input_tokens;
+        pending_prompt[index] = record.input_tokens;
         ++replica.requests;
         ++in_flight;
         if (e.turn + 1 < session.turns.size()) {
@@ -252,9 +321,17 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
         }
         break;
       }
+      case Event::Kind::kFirstToken: {
+        replicas[e.replica].in_flight_prompt_tokens -= pending_prompt[e.request];
+        pending_prompt[e.request] = 0;
+        break;
+      }
       case Event::Kind::kComplete: {
         Replica& replica = replicas[e.replica];
         --replica.in_flight;
+        // A request that never produced a token still leaves the prefill queue here.
+        replica.in_flight_prompt_tokens -= pending_prompt[e.finished.id];
+        pending_prompt[e.finished.id] = 0;
         --in_flight;
         const engine::FinishedRequest& f = e.finished;
         report::RequestRecord& record = result.records[f.id];

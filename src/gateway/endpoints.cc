@@ -35,7 +35,11 @@ void EndpointState::Redeclare(const std::vector<std::string>& models) {
 PolicySet::PolicySet() {
   for (std::string_view name : router::PolicyNames()) {
     auto policy = router::MakePolicy(name);
-    if (policy) policies_.emplace(std::string(name), std::move(*policy));
+    // The gateway does not tokenize prompts yet, so policies that route on token ids would see
+    // none and quietly degrade; they are offered by `brix bench sim` only.
+    if (!policy || (*policy)->needs_tokens()) continue;
+    names_.push_back(name);
+    policies_.emplace(std::string(name), std::move(*policy));
   }
 }
 

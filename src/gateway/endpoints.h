@@ -77,15 +77,19 @@ struct Snapshot {
   std::unordered_map<std::string, ModelSettings> models;  // models the topology configures
 };
 
-// The policies a gateway knows, one shared instance per name (round-robin keeps its counter).
+// The policies a gateway knows, one shared instance per name (round-robin keeps its counter):
+// those of router::PolicyNames() that need no token ids.
 class PolicySet {
  public:
   PolicySet();
   // Null for an unknown name.
   router::Policy* Find(std::string_view name) const;
+  // The names Find knows, in router::PolicyNames() order.
+  const std::vector<std::string_view>& names() const { return names_; }
 
  private:
   std::unordered_map<std::string, std::unique_ptr<router::Policy>> policies_;
+  std::vector<std::string_view> names_;
 };
 
 // Builds the next snapshot from `topology`, reusing the states of `previous` with the same name

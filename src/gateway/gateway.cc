@@ -478,7 +478,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   g.default_policy = g.policies.Find(g.options.default_routing_strategy);
   if (g.default_policy == nullptr) {
     std::string known;
-    for (std::string_view name : router::PolicyNames()) {
+    for (std::string_view name : g.policies.names()) {
       known += known.empty() ? "" : ", ";
       known += name;
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -35,6 +36,11 @@ class LeastKvCachePolicy final : public Policy {
   std::string_view name() const override { return kName; }
   Result<size_t> Pick(const RouteRequest& request,
                       std::span<const EndpointView> candidates) override;
+  // The usage sum, lower is better; NaN for a candidate without a score.
+  bool can_score() const override { return true; }
+  std::optional<Polarity> Score(const RouteRequest& request,
+                                std::span<const EndpointView> candidates,
+                                std::span<double> scores) override;
 };
 
 }  // namespace brix::router

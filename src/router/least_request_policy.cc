@@ -18,4 +18,14 @@ Result<size_t> LeastRequestPolicy::Pick(const RouteRequest& request,
   return PickLeastInFlight(request.random, candidates);
 }
 
+std::optional<Polarity> LeastRequestPolicy::Score(const RouteRequest& request,
+                                                  std::span<const EndpointView> candidates,
+                                                  std::span<double> scores) {
+  (void)request;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    scores[i] = static_cast<double>(candidates[i].in_flight);
+  }
+  return Polarity::kLowerIsBetter;
+}
+
 }  // namespace brix::router

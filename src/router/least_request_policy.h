@@ -29,6 +29,11 @@ class LeastRequestPolicy final : public Policy {
   std::string_view name() const override { return kName; }
   Result<size_t> Pick(const RouteRequest& request,
                       std::span<const EndpointView> candidates) override;
+  // in_flight, lower is better.
+  bool can_score() const override { return true; }
+  std::optional<Polarity> Score(const RouteRequest& request,
+                                std::span<const EndpointView> candidates,
+                                std::span<double> scores) override;
 };
 
 // The selection above as a function, for policies that fall back to it (least-kv-cache).

@@ -6,32 +6,71 @@
 #include <array>
 
 #include "base/check.h"
+#include "router/aibrix_prefix_cache_policy.h"
 #include "router/internal/inline_vector.h"
 #include "router/least_kv_cache_policy.h"
+#include "router/least_latency_policy.h"
 #include "router/least_request_policy.h"
+#include "router/llm_d_policy.h"
+#include "router/prefix_cache_policy.h"
 #include "router/random_policy.h"
 #include "router/round_robin_policy.h"
+#include "router/session_affinity_policy.h"
+#include "router/sglang_cache_aware_policy.h"
+#include "router/weighted_policy.h"
 
 namespace brix::router {
 namespace {
 
 template <typename P>
-std::unique_ptr<Policy> Make() {
+std::unique_ptr<Policy> Make(const PolicyOptions&) {
   return std::make_unique<P>();
+}
+
+std::unique_ptr<Policy> MakeLeastLatency(const PolicyOptions& options) {
+  return std::make_unique<LeastLatencyPolicy>(LeastLatencyPolicy::kName, options,
+                                              LeastLatencyPolicy::Cache::kIndex);
+}
+
+std::unique_ptr<Policy> MakeBrix(const PolicyOptions& options) {
+  return std::make_unique<LeastLatencyPolicy>(kBrixPolicyName, options,
+                                              LeastLatencyPolicy::Cache::kIndex);
+}
+
+std::unique_ptr<Policy> MakeOracle(const PolicyOptions& options) {
+  return std::make_unique<LeastLatencyPolicy>(LeastLatencyPolicy::kOracleName, options,
+                                              LeastLatencyPolicy::Cache::kOracle);
 }
 
 struct Registration {
   std::string_view name;
-  std::unique_ptr<Policy> (*make)();
+  std::unique_ptr<Policy> (*make)(const PolicyOptions&);
 };
 
 // The registry: one line per policy, in the order PolicyNames() lists them.
 constexpr std::array kPolicies = {
+    Registration{kBrixPolicyName, &MakeBrix},
     Registration{RandomPolicy::kName, &Make<RandomPolicy>},
     Registration{RoundRobinPolicy::kName, &Make<RoundRobinPolicy>},
     Registration{LeastRequestPolicy::kName, &Make<LeastRequestPolicy>},
     Registration{LeastKvCachePolicy::kName, &Make<LeastKvCachePolicy>},
+    Registration{PrefixCachePolicy::kName, &Make<PrefixCachePolicy>},
+    Registration{LeastLatencyPolicy::kName, &MakeLeastLatency},
+    Registration{SessionAffinityPolicy::kName, &Make<SessionAffinityPolicy>},
+    // Baselines: other projects' policies, reimplemented for comparison.
+    Registration{AibrixPrefixCachePolicy::kName, &Make<AibrixPrefixCachePolicy>},
+    Registration{SglangCacheAwarePolicy::kName, &Make<SglangCacheAwarePolicy>},
+    Registration{LlmDPolicy::kName, &Make<LlmDPolicy>},
+    Registration{LeastLatencyPolicy::kOracleName, &MakeOracle},
 };
+
+Result<std::unique_ptr<Policy>> MakeSingle(std::string_view name, const PolicyOptions& options) {
+  for (const Registration& r : kPolicies) {
+    if (r.name == name) return r.make(options);
+  }
+  return InvalidArgument(fmt::format("unknown routing strategy \"{}\"; known: {}", name,
+                                     fmt::join(PolicyNames(), ", ")));
+}
 
 // Candidates Route() keeps on the stack before it spills to the heap: the gateway's model sets
 // are mostly smaller, and EndpointView is ~100 bytes.
@@ -43,12 +82,12 @@ bool Contains(std::span<const std::string> names, std::string_view name) {
 
 }  // namespace
 
-Result<std::unique_ptr<Policy>> MakePolicy(std::string_view name) {
-  for (const Registration& r : kPolicies) {
-    if (r.name == name) return r.make();
-  }
-  return InvalidArgument(fmt::format("unknown routing strategy \"{}\"; known: {}", name,
-                                     fmt::join(PolicyNames(), ", ")));
+Result<std::unique_ptr<Policy>> MakePolicy(std::string_view name, const PolicyOptions& options) {
+  if (name.find_first_of(",:") == std::string_view::npos) return MakeSingle(name, options);
+  Result<std::unique_ptr<WeightedPolicy>> weighted =
+      WeightedPolicy::Parse(name, [&](std::string_view part) { return MakeSingle(part, options); });
+  if (!weighted) return weighted.error();
+  return std::unique_ptr<Policy>(std::move(*weighted));
 }
 
 std::vector<std::string_view> PolicyNames() {
@@ -86,6 +125,7 @@ Result<size_t> Route(Policy& policy, const RouteRequest& request,
     if (pick) {
       BRIX_CHECK(*pick < endpoints.size())
           << policy.name() << " picked " << *pick << " of " << endpoints.size();
+      policy.Observe(request, endpoints[*pick]);
     }
     return pick;
   }
@@ -103,6 +143,7 @@ Result<size_t> Route(Policy& policy, const RouteRequest& request,
   if (!pick) return pick;
   BRIX_CHECK(*pick < candidates.size())
       << policy.name() << " picked " << *pick << " of " << candidates.size();
+  policy.Observe(request, candidates[*pick]);
   return index[*pick];
 }
 

@@ -175,23 +175,30 @@ TEST(RouteTest, HandlesMoreCandidatesThanItsInlineBuffer) {
 }
 
 TEST(MakePolicyTest, BuildsEveryListedPolicyUnderItsName) {
-  EXPECT_EQ(PolicyNames(), (std::vector<std::string_view>{"random", "round-robin", "least-request",
-                                                          "least-kv-cache"}));
+  EXPECT_EQ(PolicyNames(), (std::vector<std::string_view>{
+                               "brix", "random", "round-robin", "least-request", "least-kv-cache",
+                               "prefix-cache", "least-latency", "session-affinity",
+                               "aibrix-prefix-cache", "sglang-cache-aware", "llm-d", "oracle"}));
+  const std::vector<std::string_view> need_tokens = {
+      "brix",  "prefix-cache", "least-latency", "aibrix-prefix-cache", "sglang-cache-aware",
+      "llm-d", "oracle"};
   for (std::string_view name : PolicyNames()) {
     std::unique_ptr<Policy> policy = MustMake(name);
     ASSERT_NE(policy, nullptr);
     EXPECT_EQ(policy->name(), name);
-    EXPECT_FALSE(policy->needs_tokens());
+    EXPECT_EQ(policy->needs_tokens(),
+              std::find(need_tokens.begin(), need_tokens.end(), name) != need_tokens.end())
+        << name;
   }
 }
 
 TEST(MakePolicyTest, UnknownNameIsInvalidArgumentListingTheKnownOnes) {
-  for (std::string_view name : {"least-requests", "", "RANDOM", "prefix-cache"}) {
+  for (std::string_view name : {"least-requests", "", "RANDOM", "prefix_cache"}) {
     Result<std::unique_ptr<Policy>> policy = MakePolicy(name);
     ASSERT_TRUE(policy.has_error()) << name;
     EXPECT_EQ(policy.error().code, Errc::kInvalidArgument);
     EXPECT_THAT(policy.error().message,
-                HasSubstr("known: random, round-robin, least-request, least-kv-cache"));
+                HasSubstr("known: brix, random, round-robin, least-request, least-kv-cache"));
     EXPECT_THAT(policy.error().message, HasSubstr("\"" + std::string(name) + "\""));
   }
 }

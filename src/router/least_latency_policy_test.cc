@@ -1,0 +1,98 @@
+#include "router/least_latency_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <vector>
+
+namespace brix::router {
+namespace {
+
+// 1 ms per prefill token, 10 ms per decode step, 1000 tokens per step: easy arithmetic.
+class ToyLatency final : public LatencyModel {
+ public:
+  double PrefillSeconds(int64_t new_tokens, int64_t) const override { return 1e-3 * new_tokens; }
+  double DecodeStepSeconds(int64_t batch) const override { return batch > 0 ? 0.01 : 0; }
+  int64_t StepTokenBudget() const override { return 1000; }
+};
+
+class FixedCache final : public CacheProbe {
+ public:
+  explicit FixedCache(int64_t tokens) : tokens_(tokens) {}
+  int64_t CachedPrefixTokens(std::span<const uint32_t>) const override { return tokens_; }
+
+ private:
+  int64_t tokens_;
+};
+
+std::vector<uint32_t> Prompt(size_t tokens) {
+  std::vector<uint32_t> ids(tokens);
+  std::iota(ids.begin(), ids.end(), 0u);
+  return ids;
+}
+
+LeastLatencyPolicy Make(LeastLatencyPolicy::Cache cache = LeastLatencyPolicy::Cache::kIndex) {
+  return LeastLatencyPolicy("least-latency", {.latency = std::make_shared<ToyLatency>()}, cache);
+}
+
+TEST(LeastLatencyPolicyTest, EstimatesQueueAndUncachedPrefill) {
+  LeastLatencyPolicy policy = Make();
+  const std::vector<uint32_t> ids = Prompt(1280);  // 20 blocks of 64
+  std::vector<EndpointView> e = {{.name = "a", .in_flight = 2, .in_flight_prompt_tokens = 500},
+                                 {.name = "b", .in_flight = 0}};
+  std::vector<double> s(2);
+  ASSERT_TRUE(policy.Score({.token_ids = ids}, e, s));
+  // a: (500 + 1280) tokens = 1.78 s + 2 steps x 10 ms; b: 1.28 s, no decode batch.
+  EXPECT_NEAR(s[0], 1.78 + 0.02, 1e-9);
+  EXPECT_NEAR(s[1], 1.28, 1e-9);
+  EXPECT_EQ(*policy.Pick({.token_ids = ids}, e), 1u);
+}
+
+TEST(LeastLatencyPolicyTest, ACachedPrefixOutweighsASmallQueue) {
+  LeastLatencyPolicy policy = Make();
+  const std::vector<uint32_t> ids = Prompt(1280);
+  std::vector<EndpointView> e = {{.name = "a"}, {.name = "b"}};
+  policy.Observe({.token_ids = std::span(ids).first(1024)}, e[0]);  // a holds 16 blocks
+  e[0].in_flight = 1;
+  e[0].in_flight_prompt_tokens = 300;
+  std::vector<double> s(2);
+  ASSERT_TRUE(policy.Score({.token_ids = ids}, e, s));
+  // a: backlog 300 x (1 - 0) + 256 new = 0.556 s + 1 step; b: 1.28 s.
+  EXPECT_NEAR(s[0], 0.556 + 0.01, 1e-9);
+  EXPECT_EQ(*policy.Pick({.token_ids = ids}, e), 0u);
+  // The queue ahead is discounted by a's recent hit fraction: route a cached prompt there.
+  policy.Observe({.token_ids = ids}, e[0]);  // 1024 of 1280 were cached: hit = 0.8
+  ASSERT_TRUE(policy.Score({.token_ids = ids}, e, s));
+  EXPECT_NEAR(s[0], 1e-3 * (300 * (1 - 0.8 / 32)) + 0.01, 1e-3);
+}
+
+TEST(LeastLatencyPolicyTest, UsesEachEndpointsOwnModel) {
+  LeastLatencyPolicy policy = Make();
+  ToyLatency toy;
+  class Slow final : public LatencyModel {
+    double PrefillSeconds(int64_t n, int64_t) const override { return 3e-3 * n; }
+    double DecodeStepSeconds(int64_t) const override { return 0; }
+    int64_t StepTokenBudget() const override { return 1000; }
+  } slow;
+  std::vector<EndpointView> e = {{.name = "old", .latency = &slow},
+                                 {.name = "new", .in_flight_prompt_tokens = 1000, .latency = &toy}};
+  const std::vector<uint32_t> ids = Prompt(400);
+  // old: 400 x 3 ms = 1.2 s; new: (1000 + 400) x 1 ms = 1.4 s (no decode batch): old wins.
+  EXPECT_EQ(*policy.Pick({.token_ids = ids}, e), 0u);
+  e[1].in_flight_prompt_tokens = 500;  // new: 0.9 s
+  EXPECT_EQ(*policy.Pick({.token_ids = ids}, e), 1u);
+}
+
+TEST(LeastLatencyPolicyTest, OracleAsksTheEngines) {
+  LeastLatencyPolicy oracle = Make(LeastLatencyPolicy::Cache::kOracle);
+  FixedCache none(0);
+  FixedCache most(1000);
+  std::vector<EndpointView> e = {{.name = "a", .cache = &none}, {.name = "b", .cache = &most}};
+  EXPECT_EQ(*oracle.Pick({.token_ids = Prompt(1200)}, e), 1u);
+  std::vector<double> s(2);
+  ASSERT_TRUE(oracle.Score({.token_ids = Prompt(1200)}, e, s));
+  EXPECT_NEAR(s[1], 0.2, 1e-9);
+}
+
+}  // namespace
+}  // namespace brix::router
