@@ -71,11 +71,11 @@ class ProfileLatency final : public router::LatencyModel {
     }
     return ms / 1e3;
   }
-  double DecodeStepSeconds(int64_t batch) const override {
+  double DecodeStepSeconds(int64_t batch, int64_t context_tokens) const override {
     if (batch <= 0) return 0;
     return engine_->step_time_model().StepMillis(
                {.num_decodes = static_cast<int32_t>(std::min<int64_t>(batch, INT32_MAX)),
-                .decode_context_sum = batch * 2048}) /
+                .decode_context_sum = std::max(batch, context_tokens)}) /
            1e3;
   }
   int64_t StepTokenBudget() const override { return engine_->config().max_num_batched_tokens; }
@@ -90,8 +90,9 @@ struct Replica {
   std::unique_ptr<EngineCacheProbe> cache;
   std::unique_ptr<ProfileLatency> latency;
   int64_t in_flight = 0;
-  // Prompt tokens of routed requests without a first token yet (EndpointView's field).
-  int64_t in_flight_prompt_tokens = 0;
+  int64_t in_flight_tokens = 0;  // EndpointView's fields
+  int64_t awaiting_first_token = 0;
+  int64_t awaiting_prompt_tokens = 0;
   size_t requests = 0;
   std::optional<router::EngineMetrics> metrics;  // as of the last scrape
   TimePoint scraped_at;
@@ -191,8 +192,14 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
   TimePoint clock = kOrigin;
   TimePoint last_completion = kOrigin;
   std::vector<router::EndpointView> views(replicas.size());
-  // Per record: prompt tokens still counted in its replica's in_flight_prompt_tokens.
-  std::vector<int64_t> pending_prompt(result.records.size());
+  // Per record: still counted in its replica's awaiting_* (routed, no first token yet).
+  std::vector<bool> awaiting(result.records.size());
+  auto settle_first_token = [&](Replica& replica, size_t index) {
+    if (!awaiting[index]) return;
+    awaiting[index] = false;
+    --replica.awaiting_first_token;
+    replica.awaiting_prompt_tokens -= result.records[index].input_tokens;
+  };
 
   auto advance = [&](TimePoint deadline) {
     for (size_t i = 0; i < replicas.size(); ++i) {
@@ -258,7 +265,9 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
           v.name = r.name;
           v.address = r.name;
           v.in_flight = r.in_flight;
-          v.in_flight_prompt_tokens = r.in_flight_prompt_tokens;
+          v.in_flight_tokens = r.in_flight_tokens;
+          v.awaiting_first_token = r.awaiting_first_token;
+          v.awaiting_prompt_tokens = r.awaiting_prompt_tokens;
           v.cache = r.cache.get();
           v.latency = r.latency.get();
           v.metrics = r.metrics ? &*r.metrics : nullptr;
@@ -310,8 +319,10 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
           break;
         }
         ++replica.in_flight;
-        replica.in_flight_prompt_tokens += record.input_tokens;
-        pending_prompt[index] = record.input_tokens;
+        replica.in_flight_tokens += record.input_tokens;
+        ++replica.awaiting_first_token;
+        replica.awaiting_prompt_tokens += record.input_tokens;
+        awaiting[index] = true;
         ++replica.requests;
         ++in_flight;
         if (e.turn + 1 < session.turns.size()) {
@@ -322,16 +333,15 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
         break;
       }
       case Event::Kind::kFirstToken: {
-        replicas[e.replica].in_flight_prompt_tokens -= pending_prompt[e.request];
-        pending_prompt[e.request] = 0;
+        settle_first_token(replicas[e.replica], e.request);
         break;
       }
       case Event::Kind::kComplete: {
         Replica& replica = replicas[e.replica];
         --replica.in_flight;
+        replica.in_flight_tokens -= result.records[e.finished.id].input_tokens;
         // A request that never produced a token still leaves the prefill queue here.
-        replica.in_flight_prompt_tokens -= pending_prompt[e.finished.id];
-        pending_prompt[e.finished.id] = 0;
+        settle_first_token(replica, e.finished.id);
         --in_flight;
         const engine::FinishedRequest& f = e.finished;
         report::RequestRecord& record = result.records[f.id];

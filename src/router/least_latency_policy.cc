@@ -12,16 +12,24 @@ namespace {
 
 // Weight of the newest request in an endpoint's cached-fraction average (~32 requests).
 constexpr double kHitSmoothing = 1.0 / 32;
+// Weight of the newest sample in an endpoint's average queue (~64 routing decisions).
+constexpr double kQueueSmoothing = 1.0 / 64;
+// brix's penalty weights (see the header).
+constexpr double kWeightQueuedNow = 3;
+constexpr double kWeightQueueAverage = 10;
+constexpr double kKvUsageSeconds = 0.5;
 
 class LinearLatencyModel final : public LatencyModel {
  public:
   double PrefillSeconds(int64_t new_tokens, int64_t cached_tokens) const override {
     const double n = static_cast<double>(new_tokens);
     const double c = static_cast<double>(cached_tokens);
-    return 6.5e-3 + 28e-6 * n + 1.0e-9 * n * (c + n / 2);
+    return new_tokens <= 0 ? 0 : 6.5e-3 + 28e-6 * n + 1.0e-9 * n * (c + n / 2);
   }
-  double DecodeStepSeconds(int64_t batch) const override {
-    return 6.6e-3 + 0.08e-3 * static_cast<double>(batch);
+  double DecodeStepSeconds(int64_t batch, int64_t context_tokens) const override {
+    if (batch <= 0) return 0;
+    return 6.6e-3 + 0.08e-3 * static_cast<double>(batch) +
+           5e-8 * static_cast<double>(context_tokens);
   }
   int64_t StepTokenBudget() const override { return 8192; }
 };
@@ -34,16 +42,16 @@ std::shared_ptr<const LatencyModel> DefaultLatencyModel() {
 }
 
 LeastLatencyPolicy::LeastLatencyPolicy(std::string_view name, const PolicyOptions& options,
-                                       Cache cache)
+                                       Options mode)
     : name_(name),
       latency_(options.latency ? options.latency : DefaultLatencyModel()),
-      cache_(cache) {}
+      mode_(mode) {}
 
 void LeastLatencyPolicy::CachedTokens(const RouteRequest& request,
                                       std::span<const EndpointView> candidates,
                                       std::span<const uint64_t> hashes,
                                       std::span<int64_t> cached) const {
-  if (cache_ == Cache::kOracle) {
+  if (mode_.oracle) {
     for (size_t i = 0; i < candidates.size(); ++i) {
       const CacheProbe* probe = candidates[i].cache;
       cached[i] = probe != nullptr ? probe->CachedPrefixTokens(request.token_ids) : 0;
@@ -57,30 +65,56 @@ void LeastLatencyPolicy::CachedTokens(const RouteRequest& request,
   }
 }
 
-double LeastLatencyPolicy::HitFraction(std::string_view endpoint) const {
-  std::lock_guard lock(mu_);
-  auto it = hit_.find(endpoint);
-  return it == hit_.end() ? 0.0 : it->second;
-}
-
 std::optional<Polarity> LeastLatencyPolicy::Score(const RouteRequest& request,
                                                   std::span<const EndpointView> candidates,
                                                   std::span<double> scores) {
+  const size_t n = candidates.size();
   std::vector<uint64_t> hashes;
-  if (cache_ == Cache::kIndex) BlockHashes(request.token_ids, kBlockSize, hashes);
-  std::vector<int64_t> cached(candidates.size());
+  if (!mode_.oracle) BlockHashes(request.token_ids, kBlockSize, hashes);
+  std::vector<int64_t> cached(n);
   CachedTokens(request, candidates, hashes, cached);
   const int64_t prompt = static_cast<int64_t>(request.token_ids.size());
-  for (size_t i = 0; i < candidates.size(); ++i) {
+  int64_t min_fresh = prompt;
+  for (size_t i = 0; i < n; ++i) min_fresh = std::min(min_fresh, prompt - cached[i]);
+
+  // The per-endpoint averages: read the hit fraction, sample the queue.
+  std::vector<double> hit(n);
+  std::vector<double> queue(n);
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < n; ++i) {
+      auto it = state_.find(candidates[i].name);
+      if (it == state_.end())
+        it = state_.emplace(std::string(candidates[i].name), EndpointState{}).first;
+      EndpointState& s = it->second;
+      s.queue +=
+          kQueueSmoothing * (static_cast<double>(candidates[i].awaiting_first_token) - s.queue);
+      hit[i] = s.hit;
+      queue[i] = s.queue;
+    }
+  }
+
+  for (size_t i = 0; i < n; ++i) {
     const EndpointView& e = candidates[i];
     const LatencyModel& model = e.latency != nullptr ? *e.latency : *latency_;
     const double budget = static_cast<double>(std::max<int64_t>(1, model.StepTokenBudget()));
     const int64_t fresh = std::max<int64_t>(0, prompt - cached[i]);
-    const double backlog = static_cast<double>(std::max<int64_t>(0, e.in_flight_prompt_tokens)) *
-                           (1 - HitFraction(e.name));
+    const double backlog =
+        static_cast<double>(std::max<int64_t>(0, e.awaiting_prompt_tokens)) * (1 - hit[i]);
     const double work = backlog + static_cast<double>(fresh);
-    scores[i] = model.PrefillSeconds(std::llround(work), cached[i]) +
-                std::ceil(work / budget) * model.DecodeStepSeconds(e.in_flight);
+    double score =
+        model.PrefillSeconds(std::llround(work), cached[i]) +
+        std::ceil(work / budget) * model.DecodeStepSeconds(e.in_flight, e.in_flight_tokens);
+    if (mode_.miss_penalty) {
+      const double extra = model.PrefillSeconds(fresh - min_fresh, cached[i]);
+      score += (kWeightQueuedNow * static_cast<double>(e.awaiting_first_token) +
+                kWeightQueueAverage * queue[i]) *
+               extra;
+      if (e.metrics != nullptr && e.metrics->kv_cache_usage) {
+        score += kKvUsageSeconds * std::clamp(*e.metrics->kv_cache_usage, 0.0, 1.0);
+      }
+    }
+    scores[i] = score;
   }
   return Polarity::kLowerIsBetter;
 }
@@ -99,20 +133,19 @@ Result<size_t> LeastLatencyPolicy::Pick(const RouteRequest& request,
 void LeastLatencyPolicy::Observe(const RouteRequest& request, const EndpointView& chosen) {
   const std::span<const EndpointView> one(&chosen, 1);
   std::vector<uint64_t> hashes;
-  if (cache_ == Cache::kIndex) BlockHashes(request.token_ids, kBlockSize, hashes);
+  if (!mode_.oracle) BlockHashes(request.token_ids, kBlockSize, hashes);
   int64_t cached = 0;
   CachedTokens(request, one, hashes, std::span<int64_t>(&cached, 1));
-  if (cache_ == Cache::kIndex) index_.Insert(hashes, chosen.name, request.now_s);
+  if (!mode_.oracle) index_.Insert(hashes, chosen.name, request.now_s);
   if (request.token_ids.empty()) return;
   const double fraction =
       static_cast<double>(cached) / static_cast<double>(request.token_ids.size());
   std::lock_guard lock(mu_);
-  auto it = hit_.find(chosen.name);
-  if (it == hit_.end()) {
-    hit_.emplace(std::string(chosen.name), fraction);
-  } else {
-    it->second += kHitSmoothing * (fraction - it->second);
-  }
+  auto it = state_.find(chosen.name);
+  if (it == state_.end()) it = state_.emplace(std::string(chosen.name), EndpointState{}).first;
+  EndpointState& s = it->second;
+  s.hit = s.seen ? s.hit + kHitSmoothing * (fraction - s.hit) : fraction;
+  s.seen = true;
 }
 
 }  // namespace brix::router

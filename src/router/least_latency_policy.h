@@ -1,5 +1,6 @@
-// `least-latency` (and `brix`, `oracle`): the endpoint expected to return this prompt's first
-// token soonest.
+// `least-latency`, `brix` and `oracle`: the endpoint expected to return this prompt's first
+// token soonest, and Brix's default, which also weighs what a cache miss costs the requests
+// behind it.
 #pragma once
 
 #include <cstddef>
@@ -16,33 +17,58 @@
 
 namespace brix::router {
 
-// Estimated time to first token on each candidate, from what the gateway knows now:
+// Time to first token on each candidate, estimated from what the gateway knows now:
 //
-//   cached   = prompt tokens the endpoint likely holds (the PrefixIndex match; the oracle asks
-//              EndpointView::cache, the engine's true cache)
-//   new      = prompt tokens - cached
-//   backlog  = in_flight_prompt_tokens x (1 - hit), the uncached prompt tokens queued ahead of
-//              it; hit is the endpoint's recent cached fraction (an average over the last ~32
-//              requests routed there, as estimated at their routing)
-//   ttft     = PrefillSeconds(backlog + new, cached)
-//            + ceil((backlog + new) / StepTokenBudget) x DecodeStepSeconds(in_flight)
+//   cached  = prompt tokens the endpoint likely holds: the PrefixIndex match (64-token blocks
+//             of where earlier prompts went); the oracle asks EndpointView::cache instead
+//   fresh   = prompt tokens - cached
+//   backlog = awaiting_prompt_tokens x (1 - hit): the uncached prompt tokens queued ahead,
+//             hit being the endpoint's recent cached fraction (an average over the last ~32
+//             requests routed there, as estimated when they were routed)
+//   ttft    = PrefillSeconds(backlog + fresh, cached)
+//           + ceil((backlog + fresh) / StepTokenBudget) x DecodeStepSeconds(in_flight,
+//                                                                          in_flight_tokens)
 //
-// i.e. the prefill work ahead plus this prompt's uncached part at the profile's speed, each
-// prefill step also carrying the running batch's decode. The smallest estimate wins, ties random.
-// Score: the estimate in seconds, lower is better.
+// i.e. the prefill work ahead and this prompt's uncached part at the engine profile's speed,
+// every prefill step also carrying the running batch's decode. `least-latency` picks the
+// smallest ttft. That greedy choice moves a conversation away from its cache as soon as another
+// endpoint is momentarily idle, and the fresh copy it prefills there delays everything queued
+// behind it; under load the moves feed on each other and the cache hit rate collapses.
 //
-// This replaces AIBrix's least-latency, whose estimate is a per-pod mean of lifetime histograms
-// scaled by one-day PromQL averages and ignores both the queue (its queue term reads a histogram
-// as a gauge and is always 0) and the prompt's cache.
+// `brix` (the default) adds to each candidate's ttft the cost of its cache miss to others:
+//
+//   extra   = PrefillSeconds(fresh - min over candidates of fresh, cached): the prefill this
+//             choice adds over the best-cached one
+//   penalty = (3 x awaiting_first_token + 10 x queue) x extra + 0.5 s x kv_cache_usage
+//
+// `queue` is the endpoint's average number of requests awaiting a first token, sampled at every
+// routing decision (Poisson arrivals see time averages), so the penalty is ~0 on an idle
+// cluster, where moving is free, and grows with the queue an extra prefill delays. The KV usage
+// term (scraped; 0 before the first scrape) steers new conversations away from endpoints whose
+// memory is held by long running contexts, which will come back to them. The weights were chosen
+// with the cluster simulator on the synthetic multi-turn workload of docs/benchmarks.md and
+// checked on the Mooncake trace; they are not derived.
+//
+// `oracle` is `brix` with the engines' true caches instead of the index: the gap between the two
+// is what an approximate index costs.
+//
+// AIBrix's least-latency, for contrast, ranks pods by lifetime mean prefill and decode times
+// scaled by one-day PromQL averages; its queue term reads a histogram as a gauge and is always 0,
+// and it ignores the prompt's cache (pkg/plugins/gateway/algorithms/least_latency.go).
+//
+// Score: the ttft (plus the penalty for brix and oracle) in seconds, lower is better.
 class LeastLatencyPolicy final : public Policy {
  public:
   static constexpr std::string_view kName = "least-latency";
   static constexpr std::string_view kOracleName = "oracle";
   static constexpr size_t kBlockSize = 64;
 
-  enum class Cache : uint8_t { kIndex, kOracle };
+  struct Options {
+    bool oracle = false;        // cached tokens from EndpointView::cache, not the index
+    bool miss_penalty = false;  // add brix's penalty
+  };
 
-  LeastLatencyPolicy(std::string_view name, const PolicyOptions& options, Cache cache);
+  LeastLatencyPolicy(std::string_view name, const PolicyOptions& options, Options mode);
 
   std::string_view name() const override { return name_; }
   bool needs_tokens() const override { return true; }
@@ -55,17 +81,22 @@ class LeastLatencyPolicy final : public Policy {
   void Observe(const RouteRequest& request, const EndpointView& chosen) override;
 
  private:
+  struct EndpointState {
+    double hit = 0;     // recent cached fraction of what was routed there
+    bool seen = false;  // hit holds a value
+    double queue = 0;   // average awaiting_first_token, sampled at routing decisions
+  };
+
   // Cached prompt tokens per candidate.
   void CachedTokens(const RouteRequest& request, std::span<const EndpointView> candidates,
                     std::span<const uint64_t> hashes, std::span<int64_t> cached) const;
-  double HitFraction(std::string_view endpoint) const;
 
   std::string name_;
   std::shared_ptr<const LatencyModel> latency_;
-  Cache cache_;
+  Options mode_;
   PrefixIndex index_;
-  mutable std::mutex mu_;
-  std::map<std::string, double, std::less<>> hit_;  // endpoint -> recent cached fraction
+  std::mutex mu_;
+  std::map<std::string, EndpointState, std::less<>> state_;
 };
 
 }  // namespace brix::router

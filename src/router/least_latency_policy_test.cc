@@ -12,7 +12,7 @@ namespace {
 class ToyLatency final : public LatencyModel {
  public:
   double PrefillSeconds(int64_t new_tokens, int64_t) const override { return 1e-3 * new_tokens; }
-  double DecodeStepSeconds(int64_t batch) const override { return batch > 0 ? 0.01 : 0; }
+  double DecodeStepSeconds(int64_t batch, int64_t) const override { return batch > 0 ? 0.01 : 0; }
   int64_t StepTokenBudget() const override { return 1000; }
 };
 
@@ -31,14 +31,14 @@ std::vector<uint32_t> Prompt(size_t tokens) {
   return ids;
 }
 
-LeastLatencyPolicy Make(LeastLatencyPolicy::Cache cache = LeastLatencyPolicy::Cache::kIndex) {
-  return LeastLatencyPolicy("least-latency", {.latency = std::make_shared<ToyLatency>()}, cache);
+LeastLatencyPolicy Make(LeastLatencyPolicy::Options mode = {}) {
+  return LeastLatencyPolicy("least-latency", {.latency = std::make_shared<ToyLatency>()}, mode);
 }
 
 TEST(LeastLatencyPolicyTest, EstimatesQueueAndUncachedPrefill) {
   LeastLatencyPolicy policy = Make();
   const std::vector<uint32_t> ids = Prompt(1280);  // 20 blocks of 64
-  std::vector<EndpointView> e = {{.name = "a", .in_flight = 2, .in_flight_prompt_tokens = 500},
+  std::vector<EndpointView> e = {{.name = "a", .in_flight = 2, .awaiting_prompt_tokens = 500},
                                  {.name = "b", .in_flight = 0}};
   std::vector<double> s(2);
   ASSERT_TRUE(policy.Score({.token_ids = ids}, e, s));
@@ -54,7 +54,7 @@ TEST(LeastLatencyPolicyTest, ACachedPrefixOutweighsASmallQueue) {
   std::vector<EndpointView> e = {{.name = "a"}, {.name = "b"}};
   policy.Observe({.token_ids = std::span(ids).first(1024)}, e[0]);  // a holds 16 blocks
   e[0].in_flight = 1;
-  e[0].in_flight_prompt_tokens = 300;
+  e[0].awaiting_prompt_tokens = 300;
   std::vector<double> s(2);
   ASSERT_TRUE(policy.Score({.token_ids = ids}, e, s));
   // a: backlog 300 x (1 - 0) + 256 new = 0.556 s + 1 step; b: 1.28 s.
@@ -66,25 +66,51 @@ TEST(LeastLatencyPolicyTest, ACachedPrefixOutweighsASmallQueue) {
   EXPECT_NEAR(s[0], 1e-3 * (300 * (1 - 0.8 / 32)) + 0.01, 1e-3);
 }
 
+TEST(LeastLatencyPolicyTest, BrixChargesACacheMissToTheQueueBehindIt) {
+  const std::vector<uint32_t> ids = Prompt(1280);
+  std::vector<EndpointView> e = {
+      {.name = "a", .in_flight = 2, .awaiting_first_token = 2, .awaiting_prompt_tokens = 1200},
+      {.name = "b", .in_flight = 1, .awaiting_first_token = 1, .awaiting_prompt_tokens = 100}};
+  LeastLatencyPolicy greedy = Make();
+  LeastLatencyPolicy brix = Make({.miss_penalty = true});
+  for (LeastLatencyPolicy* p : {&greedy, &brix}) {
+    p->Observe({.token_ids = std::span(ids).first(1024)}, e[0]);  // a holds 16 blocks
+  }
+  // a: (1200 + 256) ms + 2 steps x 10 ms = 1.476 s; b: (100 + 1280) ms + 2 x 10 ms = 1.4 s.
+  EXPECT_EQ(*greedy.Pick({.token_ids = ids}, e), 1u);
+  // brix adds to b the 1,024 tokens it would prefill beyond a's miss, times 3 per request
+  // already waiting there plus 10 x its (still small) average queue: a wins.
+  std::vector<double> s(2);
+  ASSERT_TRUE(brix.Score({.token_ids = ids}, e, s));
+  EXPECT_NEAR(s[0], 1.476 + 0, 1e-9);
+  EXPECT_GT(s[1], 1.4 + 3 * 1.024);
+  EXPECT_EQ(*brix.Pick({.token_ids = ids}, e), 0u);
+  // On an idle endpoint the move is free: b wins when nothing waits there.
+  e[1] = {.name = "b"};
+  LeastLatencyPolicy fresh = Make({.miss_penalty = true});
+  fresh.Observe({.token_ids = std::span(ids).first(1024)}, e[0]);
+  EXPECT_EQ(*fresh.Pick({.token_ids = ids}, e), 1u);
+}
+
 TEST(LeastLatencyPolicyTest, UsesEachEndpointsOwnModel) {
   LeastLatencyPolicy policy = Make();
   ToyLatency toy;
   class Slow final : public LatencyModel {
     double PrefillSeconds(int64_t n, int64_t) const override { return 3e-3 * n; }
-    double DecodeStepSeconds(int64_t) const override { return 0; }
+    double DecodeStepSeconds(int64_t, int64_t) const override { return 0; }
     int64_t StepTokenBudget() const override { return 1000; }
   } slow;
   std::vector<EndpointView> e = {{.name = "old", .latency = &slow},
-                                 {.name = "new", .in_flight_prompt_tokens = 1000, .latency = &toy}};
+                                 {.name = "new", .awaiting_prompt_tokens = 1000, .latency = &toy}};
   const std::vector<uint32_t> ids = Prompt(400);
   // old: 400 x 3 ms = 1.2 s; new: (1000 + 400) x 1 ms = 1.4 s (no decode batch): old wins.
   EXPECT_EQ(*policy.Pick({.token_ids = ids}, e), 0u);
-  e[1].in_flight_prompt_tokens = 500;  // new: 0.9 s
+  e[1].awaiting_prompt_tokens = 500;  // new: 0.9 s
   EXPECT_EQ(*policy.Pick({.token_ids = ids}, e), 1u);
 }
 
 TEST(LeastLatencyPolicyTest, OracleAsksTheEngines) {
-  LeastLatencyPolicy oracle = Make(LeastLatencyPolicy::Cache::kOracle);
+  LeastLatencyPolicy oracle = Make({.oracle = true});
   FixedCache none(0);
   FixedCache most(1000);
   std::vector<EndpointView> e = {{.name = "a", .cache = &none}, {.name = "b", .cache = &most}};

@@ -29,17 +29,18 @@ std::unique_ptr<Policy> Make(const PolicyOptions&) {
 
 std::unique_ptr<Policy> MakeLeastLatency(const PolicyOptions& options) {
   return std::make_unique<LeastLatencyPolicy>(LeastLatencyPolicy::kName, options,
-                                              LeastLatencyPolicy::Cache::kIndex);
+                                              LeastLatencyPolicy::Options{});
 }
 
 std::unique_ptr<Policy> MakeBrix(const PolicyOptions& options) {
   return std::make_unique<LeastLatencyPolicy>(kBrixPolicyName, options,
-                                              LeastLatencyPolicy::Cache::kIndex);
+                                              LeastLatencyPolicy::Options{.miss_penalty = true});
 }
 
 std::unique_ptr<Policy> MakeOracle(const PolicyOptions& options) {
-  return std::make_unique<LeastLatencyPolicy>(LeastLatencyPolicy::kOracleName, options,
-                                              LeastLatencyPolicy::Cache::kOracle);
+  return std::make_unique<LeastLatencyPolicy>(
+      LeastLatencyPolicy::kOracleName, options,
+      LeastLatencyPolicy::Options{.oracle = true, .miss_penalty = true});
 }
 
 struct Registration {

@@ -48,6 +48,30 @@ struct EngineMetrics {
   std::optional<double> prefix_cache_hit_rate;
 };
 
+// How fast an endpoint's engine computes, for policies that estimate time to first token. The
+// caller builds it from the engine profile (cluster simulator, gateway config); router/README.md
+// gives the default used when there is none.
+class LatencyModel {
+ public:
+  virtual ~LatencyModel() = default;
+  // Seconds for one batch that prefills `new_tokens` after `cached_tokens` already in cache.
+  virtual double PrefillSeconds(int64_t new_tokens, int64_t cached_tokens) const = 0;
+  // Seconds of one decode step for `batch` requests holding `context_tokens` tokens in all.
+  virtual double DecodeStepSeconds(int64_t batch, int64_t context_tokens) const = 0;
+  // Most tokens one engine step schedules (vLLM's max_num_batched_tokens).
+  virtual int64_t StepTokenBudget() const = 0;
+};
+
+// What MakePolicy passes to the policies that need more than a name.
+struct PolicyOptions {
+  std::shared_ptr<const LatencyModel> latency;  // null: DefaultLatencyModel()
+};
+
+// Llama-3.1-8B in bf16 on one H100 (data/profiles/h100), as straight lines: prefill
+// 6.5 ms + 28 us per new token + 1.6 ns per new x cached token, decode step 6.6 ms + 0.08 ms per
+// request, 8192 tokens per step.
+std::shared_ptr<const LatencyModel> DefaultLatencyModel();
+
 // What an endpoint's engine really holds in its prefix cache. Only a simulator can know it (the
 // `oracle` policy's input); the gateway leaves EndpointView::cache null.
 class CacheProbe {
@@ -63,9 +87,13 @@ struct EndpointView {
   std::string_view address;  // "host:port"
   bool healthy = true;       // false while ejected or failing its probes
   int64_t in_flight = 0;     // requests this gateway sent and that have not finished
-  // Prompt tokens of the requests in `in_flight` that have not produced their first token yet:
-  // the prefill work this gateway has queued on the endpoint (0 when the caller does not count).
-  int64_t in_flight_prompt_tokens = 0;
+  // Prompt tokens of those requests: the context the running batch attends to (0 when the
+  // caller does not count tokens).
+  int64_t in_flight_tokens = 0;
+  // Those of the in-flight requests that have no first token yet (queued or in prefill), and
+  // their prompt tokens: the prefill work this gateway has queued on the endpoint.
+  int64_t awaiting_first_token = 0;
+  int64_t awaiting_prompt_tokens = 0;
   const EngineMetrics* metrics = nullptr;  // null until the first successful scrape
   double metrics_age_s = 0;                // seconds since that scrape
   std::span<const std::string> models;     // base models served
@@ -73,7 +101,7 @@ struct EndpointView {
   const CacheProbe* cache = nullptr;       // the engine's true cache; simulators only
   // The endpoint's speed (its engine profile) if the caller knows it; else the policy's
   // PolicyOptions::latency.
-  const class LatencyModel* latency = nullptr;
+  const LatencyModel* latency = nullptr;
 };
 
 // What a policy may read of the request.
@@ -90,30 +118,6 @@ struct RouteRequest {
   // keep state which expires (the prefix index).
   double now_s = 0;
 };
-
-// How fast an endpoint's engine computes, for policies that estimate time to first token. The
-// caller builds it from the engine profile (cluster simulator, gateway config); router/README.md
-// gives the default used when there is none.
-class LatencyModel {
- public:
-  virtual ~LatencyModel() = default;
-  // Seconds for one batch that prefills `new_tokens` after `cached_tokens` already in cache.
-  virtual double PrefillSeconds(int64_t new_tokens, int64_t cached_tokens) const = 0;
-  // Seconds of one decode step for `batch` requests.
-  virtual double DecodeStepSeconds(int64_t batch) const = 0;
-  // Most tokens one engine step schedules (vLLM's max_num_batched_tokens).
-  virtual int64_t StepTokenBudget() const = 0;
-};
-
-// What MakePolicy passes to the policies that need more than a name.
-struct PolicyOptions {
-  std::shared_ptr<const LatencyModel> latency;  // null: DefaultLatencyModel()
-};
-
-// Llama-3.1-8B in bf16 on one H100 (data/profiles/h100), as straight lines: prefill
-// 6.5 ms + 28 us per new token + 1.6 ns per new x cached token, decode step 6.6 ms + 0.08 ms per
-// request, 8192 tokens per step.
-std::shared_ptr<const LatencyModel> DefaultLatencyModel();
 
 // Whether a higher or a lower score is better (Policy::Score).
 enum class Polarity : uint8_t { kHigherIsBetter, kLowerIsBetter };
