@@ -384,6 +384,11 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
   }
 
   for (const Replica& r : replicas) {
+    // Every routed request has finished, so the loads the router saw are back to zero.
+    BRIX_CHECK(r.in_flight == 0 && r.in_flight_tokens == 0 && r.awaiting_first_token == 0 &&
+               r.awaiting_prompt_tokens == 0)
+        << r.name << ": " << r.in_flight << " in flight, " << r.awaiting_first_token
+        << " awaiting a first token";
     const engine::Stats s = r.engine->GetStats();
     ReplicaReport rep;
     rep.name = r.name;

@@ -122,6 +122,34 @@ TEST_F(ClusterTest, LaterTurnsCarryTheConversationAndHitTheCache) {
   EXPECT_GT(r->replicas[0].prefix_cache_hits, 0);
 }
 
+// Conversations of 6 turns: a prefix-aware policy keeps each on the replica that holds it, so the
+// engines find most of every later prompt cached; round-robin scatters them. Every policy that
+// needs token ids runs, including the oracle (true caches) and a weighted combination.
+TEST_F(ClusterTest, PrefixAwarePoliciesKeepConversationsWhereTheirCacheIs) {
+  const workload::Workload w = Synthetic(4, 20, /*turns=*/6);
+  auto hit_rate = [&](const std::string& policy) {
+    Result<ClusterResult> r = Simulate(w, *text_, Config(4, policy));
+    EXPECT_TRUE(r) << policy << ": " << r.error().message;
+    if (!r) return 0.0;
+    int64_t hits = 0;
+    int64_t queries = 0;
+    for (const ReplicaReport& rep : r->replicas) {
+      hits += rep.prefix_cache_hits;
+      queries += rep.prefix_cache_queries;
+    }
+    for (const report::RequestRecord& rec : r->records) {
+      EXPECT_EQ(rec.outcome, report::Outcome::kOk) << policy;
+    }
+    return static_cast<double>(hits) / static_cast<double>(queries);
+  };
+  const double scattered = hit_rate("round-robin");
+  for (const char* policy :
+       {"brix", "prefix-cache", "least-latency", "oracle", "llm-d", "aibrix-prefix-cache",
+        "sglang-cache-aware", "session-affinity", "prefix-cache:2,least-request"}) {
+    EXPECT_GT(hit_rate(policy), scattered + 0.2) << policy << " vs round-robin " << scattered;
+  }
+}
+
 TEST_F(ClusterTest, TwoMinutesOfMooncakeOnFourReplicas) {
   Result<workload::Workload> w = workload::LoadTrace(BRIX_TRACE);
   ASSERT_TRUE(w);

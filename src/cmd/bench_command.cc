@@ -6,6 +6,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -13,6 +14,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bench/bench.h"
@@ -244,7 +247,7 @@ Result<Prepared> PrepareWorkload(const BenchFlags& f, int* exit_code) {
 }
 
 struct SimFlags {
-  int replicas = 4;
+  int replicas = 0;  // 0: not given (4, or the counts in --profile)
   std::string profile = "h100/llama-3.1-8b";
   std::string data_dir;
   std::string routing_strategy = "least-request";
@@ -262,7 +265,51 @@ int RunClusterSim(BenchFlags& f, const SimFlags& s) {
   };
   Result<report::Slo> slo = ParseSlo(f);
   if (!slo) return fail(slo.error().message, kExitUsage);
-  if (s.replicas < 1 || s.replicas > 4096)
+  // --profile is one profile, or a mix with a replica count each: "h100/llama-3.1-8b:4,h200/...:2".
+  std::vector<std::pair<std::string, int>> mix;
+  {
+    std::string_view rest = s.profile;
+    bool counted = false;
+    while (true) {
+      const size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      int count = 0;
+      if (const size_t colon = item.rfind(':'); colon != std::string_view::npos) {
+        const std::string_view n = item.substr(colon + 1);
+        const auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), count);
+        if (ec != std::errc() || end != n.data() + n.size() || count < 1 || count > 4096) {
+          return fail(fmt::format("--profile: replica count \"{}\" of \"{}\" is not in [1, 4096]",
+                                  n, item.substr(0, colon)),
+                      kExitUsage);
+        }
+        item = item.substr(0, colon);
+        counted = true;
+      }
+      if (item.empty()) return fail("--profile: empty profile name", kExitUsage);
+      mix.emplace_back(std::string(item), count);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    if (counted) {
+      if (s.replicas != 0) {
+        return fail("--replicas: not with replica counts in --profile", kExitUsage);
+      }
+      for (const auto& [name, count] : mix) {
+        if (count == 0) {
+          return fail(fmt::format("--profile: give \"{}\" a replica count too (name:N)", name),
+                      kExitUsage);
+        }
+      }
+    } else if (mix.size() > 1) {
+      return fail("--profile: a mix of profiles needs a replica count for each (name:N,...)",
+                  kExitUsage);
+    } else {
+      mix[0].second = s.replicas == 0 ? 4 : s.replicas;
+    }
+  }
+  int total_replicas = 0;
+  for (const auto& [name, count] : mix) total_replicas += count;
+  if (total_replicas < 1 || total_replicas > 4096)
     return fail("--replicas: must be in [1, 4096]", kExitUsage);
   Result<double> scrape = Seconds("--scrape-interval", s.scrape_interval, false);
   if (!scrape) return fail(scrape.error().message, kExitUsage);
@@ -272,8 +319,12 @@ int RunClusterSim(BenchFlags& f, const SimFlags& s) {
   const workload::Workload& workload = prepared->workload;
   const workload::PromptText& text = *prepared->text;
   const std::string data_dir = s.data_dir.empty() ? std::string(BRIX_DEFAULT_DATA_DIR) : s.data_dir;
-  Result<engine::Profile> profile = engine::LoadProfile(data_dir, s.profile);
-  if (!profile) return fail("--profile: " + profile.error().message, kExitUsage);
+  std::vector<engine::Profile> profiles;
+  for (const auto& [name, count] : mix) {
+    Result<engine::Profile> profile = engine::LoadProfile(data_dir, name);
+    if (!profile) return fail("--profile: " + profile.error().message, kExitUsage);
+    profiles.push_back(std::move(*profile));
+  }
 
   if (Result<void> out = PrepareOutDir(f); !out) return fail(out.error().message, kExitFailure);
 
@@ -281,8 +332,11 @@ int RunClusterSim(BenchFlags& f, const SimFlags& s) {
   engine::EngineConfig engine_config;
   engine_config.max_num_seqs = s.max_num_seqs;
   engine_config.max_num_batched_tokens = s.max_num_batched_tokens;
-  for (int i = 0; i < s.replicas; ++i) {
-    config.replicas.push_back({fmt::format("replica-{}", i), *profile, engine_config});
+  for (size_t m = 0; m < mix.size(); ++m) {
+    for (int i = 0; i < mix[m].second; ++i) {
+      const size_t index = config.replicas.size();
+      config.replicas.push_back({fmt::format("replica-{}", index), profiles[m], engine_config});
+    }
   }
   config.policy = s.routing_strategy;
   config.scrape_interval =
@@ -297,8 +351,12 @@ int RunClusterSim(BenchFlags& f, const SimFlags& s) {
 
   report::Summary summary = report::Summarize(result->records, result->itl, *slo);
   summary.workload = description;
-  summary.target = fmt::format("simulated: {} x {}, routing {}, scrape every {} ms", s.replicas,
-                               s.profile, s.routing_strategy, *scrape * 1000);
+  std::string fleet;
+  for (const auto& [name, count] : mix) {
+    fleet += fmt::format("{}{} x {}", fleet.empty() ? "" : " + ", count, name);
+  }
+  summary.target = fmt::format("simulated: {}, routing {}, scrape every {} ms", fleet,
+                               s.routing_strategy, *scrape * 1000);
   std::string table = fmt::format("\n{:<12}{:>10}{:>16}{:>13}{:>10}\n", "replica", "requests",
                                   "prefix hit rate", "preemptions", "steps");
   boost::json::array replicas;
@@ -516,7 +574,9 @@ Command AddBenchCommand(CLI::App& root) {
       "sim", "The same workload and report against simulated replicas in virtual time");
   sim->fallthrough();  // the workload and report flags of `bench` work after `sim` too
   sim->add_option("--replicas", sim_flags->replicas, "engine replicas (default 4)");
-  sim->add_option("--profile", sim_flags->profile, "calibration profile <gpu>/<model>");
+  sim->add_option("--profile", sim_flags->profile,
+                  "calibration profile <gpu>/<model>, or a mix with counts: "
+                  "h100/llama-3.1-8b:4,h200/llama-3.1-8b:2");
   sim->add_option("--data-dir", sim_flags->data_dir,
                   "directory of profiles (default data/profiles)");
   sim->add_option("--routing-strategy", sim_flags->routing_strategy,

@@ -17,6 +17,7 @@ constexpr double kQueueSmoothing = 1.0 / 64;
 // brix's penalty weights (see the header).
 constexpr double kWeightQueuedNow = 3;
 constexpr double kWeightQueueAverage = 10;
+constexpr double kWeightQueueAverageSquared = 10;
 constexpr double kKvUsageSeconds = 0.5;
 
 class LinearLatencyModel final : public LatencyModel {
@@ -108,7 +109,7 @@ std::optional<Polarity> LeastLatencyPolicy::Score(const RouteRequest& request,
     if (mode_.miss_penalty) {
       const double extra = model.PrefillSeconds(fresh - min_fresh, cached[i]);
       score += (kWeightQueuedNow * static_cast<double>(e.awaiting_first_token) +
-                kWeightQueueAverage * queue[i]) *
+                kWeightQueueAverage * queue[i] + kWeightQueueAverageSquared * queue[i] * queue[i]) *
                extra;
       if (e.metrics != nullptr && e.metrics->kv_cache_usage) {
         score += kKvUsageSeconds * std::clamp(*e.metrics->kv_cache_usage, 0.0, 1.0);

@@ -39,11 +39,13 @@ namespace brix::router {
 //
 //   extra   = PrefillSeconds(fresh - min over candidates of fresh, cached): the prefill this
 //             choice adds over the best-cached one
-//   penalty = (3 x awaiting_first_token + 10 x queue) x extra + 0.5 s x kv_cache_usage
+//   penalty = (3 x awaiting_first_token + 10 x (queue + queue^2)) x extra
+//           + 0.5 s x kv_cache_usage
 //
 // `queue` is the endpoint's average number of requests awaiting a first token, sampled at every
 // routing decision (Poisson arrivals see time averages), so the penalty is ~0 on an idle
-// cluster, where moving is free, and grows with the queue an extra prefill delays. The KV usage
+// cluster, where moving is free, and grows faster than the queue an extra prefill delays (near
+// saturation every request a move adds work for is followed by more). The KV usage
 // term (scraped; 0 before the first scrape) steers new conversations away from endpoints whose
 // memory is held by long running contexts, which will come back to them. The weights were chosen
 // with the cluster simulator on the synthetic multi-turn workload of docs/benchmarks.md and

@@ -257,6 +257,20 @@ test('brix bench sim replays the same trace in virtual time with the same report
   assert.ok(summary.simulated_s > 100 && summary.wall_s < 30, `${summary.simulated_s} s in ${summary.wall_s} s`);
   assert.ok(summary.latency_ms.ttft.p50 > 0);
 
+  // A mixed fleet, Brix's own policy (it routes on token ids), and a weighted combination.
+  const mixed = await bench(['sim', '--trace', TRACE, '--profile', 'h100/llama-3.1-8b:2,h200/llama-3.1-8b:1',
+    '--routing-strategy', 'brix', '--json']);
+  assert.equal(mixed.code, 0, mixed.stderr);
+  const m = JSON.parse(mixed.stdout);
+  assert.match(m.target, /2 x h100\/llama-3.1-8b \+ 1 x h200\/llama-3.1-8b, routing brix/);
+  assert.equal(m.cluster_replicas.length, 3);
+  assert.equal(m.requests.ok, rows.length);
+  const weighted = await bench(['sim', '--trace', TRACE, '--routing-strategy', 'prefix-cache:2,least-request', '--json']);
+  assert.equal(weighted.code, 0, weighted.stderr);
+  const uncounted = await bench(['sim', '--trace', TRACE, '--profile', 'h100/llama-3.1-8b,h200/llama-3.1-8b']);
+  assert.equal(uncounted.code, 2);
+  assert.match(uncounted.stderr, /needs a replica count for each/);
+
   const bad = await bench(['sim', '--trace', TRACE, '--routing-strategy', 'fastest']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /fastest/);
