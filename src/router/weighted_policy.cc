@@ -122,14 +122,7 @@ Result<size_t> WeightedPolicy::Pick(const RouteRequest& request,
   BRIX_CHECK(!candidates.empty()) << "no candidates";
   std::vector<double> total(candidates.size());
   Score(request, candidates, total);
-  const double best = *std::max_element(total.begin(), total.end());
-  std::optional<size_t> pick =
-      internal::MinWithRandomTies(candidates.size(), request.random, [&](size_t i) {
-        return total[i] >= best - kTieEpsilon ? std::optional<double>(0.0)
-                                              : std::optional<double>();
-      });
-  BRIX_CHECK(pick.has_value());
-  return *pick;
+  return internal::MaxWithRandomTies(total, request.random, kTieEpsilon);
 }
 
 void WeightedPolicy::Observe(const RouteRequest& request, const EndpointView& chosen) {

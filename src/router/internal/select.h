@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 
 #include "base/check.h"
 
@@ -55,6 +56,19 @@ std::optional<size_t> MinWithRandomTies(size_t n, uint64_t random, ScoreFn&& sco
   }
   BRIX_UNREACHABLE();
   return std::nullopt;
+}
+
+// The index of the largest of `scores` (non-empty); scores within `epsilon` of the largest tie,
+// and ties are broken by UniformIndex(random, number of ties), counted in index order.
+inline size_t MaxWithRandomTies(std::span<const double> scores, uint64_t random,
+                                double epsilon = 0) {
+  BRIX_CHECK(!scores.empty()) << "no candidates";
+  double best = scores[0];
+  for (double s : scores) best = s > best ? s : best;
+  std::optional<size_t> pick = MinWithRandomTies(scores.size(), random, [&](size_t i) {
+    return scores[i] >= best - epsilon ? std::optional<double>(0.0) : std::optional<double>();
+  });
+  return *pick;
 }
 
 }  // namespace brix::router::internal
