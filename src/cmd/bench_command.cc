@@ -41,6 +41,7 @@ struct BenchFlags {
   std::string from = "0s";
   std::string window = "0s";
   double speed = 1;
+  bool spread_ties = false;
   // Synthetic.
   std::string arrival = "poisson";
   double rate = 0;
@@ -104,10 +105,11 @@ Result<workload::Workload> BuildWorkload(const BenchFlags& f) {
     workload::Workload out =
         workload::Speed(workload::Window(std::move(*w), *from, *window), f.speed);
     if (f.max_requests > 0) out = workload::Limit(std::move(out), f.max_requests);
-    out.description =
-        fmt::format("{}, from {} s{}{}: {} requests", description, *from,
-                    *window > 0 ? fmt::format(" for {} s", *window) : "",
-                    f.speed != 1 ? fmt::format(" at speed {}", f.speed) : "", out.sessions.size());
+    if (f.spread_ties) out = workload::SpreadTies(std::move(out));
+    out.description = fmt::format("{}, from {} s{}{}{}: {} requests", description, *from,
+                                  *window > 0 ? fmt::format(" for {} s", *window) : "",
+                                  f.speed != 1 ? fmt::format(" at speed {}", f.speed) : "",
+                                  f.spread_ties ? ", ties spread" : "", out.sessions.size());
     return out;
   }
   workload::SyntheticSpec spec;
@@ -538,6 +540,10 @@ Command AddBenchCommand(CLI::App& root) {
                   "replay only this much of the trace (e.g. 2m; 0 = all)")
       ->needs(trace);
   app->add_option("--speed", flags->speed, "time compression: 2 = arrivals twice as fast");
+  app->add_flag("--spread-ties", flags->spread_ties,
+                "requests with the same timestamp are spread evenly over the trace's tick, in "
+                "file order (so a real replay and `bench sim` see one order)")
+      ->needs(trace);
   app->add_option("--rate", flags->rate, "synthetic: sessions per second");
   app->add_option("--arrival", flags->arrival, "synthetic: poisson or constant (default poisson)");
   app->add_option("--duration", flags->duration, "synthetic: arrivals for this long (default 60s)");

@@ -106,6 +106,9 @@ Command AddGatewayCommand(CLI::App& root) {
   app->add_option("--routing-strategy", o.default_routing_strategy,
                   "policy when neither the request nor the model names one")
       ->capture_default_str();
+  app->add_option("--tokenizer", o.tokenizer_dir,
+                  "directory with tokenizer.json: prompts are tokenized for policies that route "
+                  "on token ids (brix, prefix-cache, ...), which are refused without it");
   app->add_option("--max-retries", o.max_retries,
                   "attempts on other endpoints after a failure before the first byte")
       ->check(CLI::Range(0, 10))

@@ -1,6 +1,9 @@
 #include "gateway/endpoints.h"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 namespace brix::gateway {
 
@@ -32,15 +35,29 @@ void EndpointState::Redeclare(const std::vector<std::string>& models) {
   learn_models.store(false);
 }
 
-PolicySet::PolicySet() {
+PolicySet::PolicySet(bool can_tokenize) {
   for (std::string_view name : router::PolicyNames()) {
     auto policy = router::MakePolicy(name);
-    // The gateway does not tokenize prompts yet, so policies that route on token ids would see
-    // none and quietly degrade; they are offered by `brix bench sim` only.
-    if (!policy || (*policy)->needs_tokens()) continue;
+    if (!policy) continue;
+    // Without a tokenizer a policy that routes on token ids would see none and quietly degrade
+    // to its fallback; it is refused instead.
+    if ((*policy)->needs_tokens() && !can_tokenize) {
+      need_tokenizer_.push_back(name);
+      continue;
+    }
     names_.push_back(name);
     policies_.emplace(std::string(name), std::move(*policy));
   }
+}
+
+std::string PolicySet::WhyUnknown(std::string_view name) const {
+  if (std::find(need_tokenizer_.begin(), need_tokenizer_.end(), name) != need_tokenizer_.end()) {
+    return fmt::format(
+        "routing strategy '{}' routes on the prompt's token ids and this gateway has no "
+        "tokenizer (start it with --tokenizer DIR)",
+        name);
+  }
+  return fmt::format("unknown routing strategy '{}' (known: {})", name, fmt::join(names_, ", "));
 }
 
 router::Policy* PolicySet::Find(std::string_view name) const {
@@ -86,8 +103,9 @@ std::shared_ptr<const Snapshot> BuildSnapshot(std::shared_ptr<const discovery::T
       if (policy != nullptr) {
         settings.policy = policy;
       } else if (warnings != nullptr) {
-        warnings->push_back(fmt::format("model {}: unknown routing_strategy '{}', using '{}'",
-                                        spec.name, *spec.routing_strategy, default_policy->name()));
+        warnings->push_back(fmt::format("model {}: {}; using '{}'", spec.name,
+                                        policies.WhyUnknown(*spec.routing_strategy),
+                                        default_policy->name()));
       }
     }
     if (spec.request_timeout) settings.request_timeout = *spec.request_timeout;
@@ -109,6 +127,9 @@ void CandidateViews::Fill(const Snapshot& snapshot, std::chrono::steady_clock::t
     view.address = state->address;
     view.healthy = !state->health.ejected();
     view.in_flight = state->in_flight.load(std::memory_order_relaxed);
+    view.in_flight_tokens = state->in_flight_tokens.load(std::memory_order_relaxed);
+    view.awaiting_first_token = state->awaiting_first_token.load(std::memory_order_relaxed);
+    view.awaiting_prompt_tokens = state->awaiting_prompt_tokens.load(std::memory_order_relaxed);
     std::shared_ptr<const ServedModels> served = state->served.load();
     if (served) {
       view.models = served->models;

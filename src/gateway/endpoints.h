@@ -53,6 +53,12 @@ class EndpointState {
   HealthTracker health;
 
   std::atomic<int64_t> in_flight{0};
+  // Prompt tokens of the in-flight requests, and how many of those requests (and tokens) have
+  // no first byte back yet (router::EndpointView's token loads). Counted only for requests that
+  // were tokenized (a policy that routes on token ids); the others add 0 tokens.
+  std::atomic<int64_t> in_flight_tokens{0};
+  std::atomic<int64_t> awaiting_first_token{0};
+  std::atomic<int64_t> awaiting_prompt_tokens{0};
   // Whether the scraper learns the models from GET /v1/models (none declared).
   std::atomic<bool> learn_models{true};
   // Null until known (declared models are known from the start).
@@ -77,19 +83,24 @@ struct Snapshot {
   std::unordered_map<std::string, ModelSettings> models;  // models the topology configures
 };
 
-// The policies a gateway knows, one shared instance per name (round-robin keeps its counter):
-// those of router::PolicyNames() that need no token ids.
+// The policies a gateway knows, one shared instance per name (round-robin keeps its counter
+// and the prefix-aware ones their index): every one of router::PolicyNames() when the gateway
+// can tokenize prompts, else those that need no token ids.
 class PolicySet {
  public:
-  PolicySet();
+  explicit PolicySet(bool can_tokenize);
   // Null for an unknown name.
   router::Policy* Find(std::string_view name) const;
+  // Why Find(name) is null: "unknown routing strategy 'x' (known: ...)", or that the policy
+  // routes on token ids and the gateway has no tokenizer.
+  std::string WhyUnknown(std::string_view name) const;
   // The names Find knows, in router::PolicyNames() order.
   const std::vector<std::string_view>& names() const { return names_; }
 
  private:
   std::unordered_map<std::string, std::unique_ptr<router::Policy>> policies_;
   std::vector<std::string_view> names_;
+  std::vector<std::string_view> need_tokenizer_;  // left out for want of a tokenizer
 };
 
 // Builds the next snapshot from `topology`, reusing the states of `previous` with the same name

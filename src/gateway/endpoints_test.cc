@@ -25,7 +25,7 @@ std::shared_ptr<const discovery::Topology> Topo(std::vector<discovery::Endpoint>
 class SnapshotTest : public ::testing::Test {
  protected:
   GatewayOptions options;
-  PolicySet policies;
+  PolicySet policies{false};
   router::Policy* fallback = policies.Find("least-request");
 };
 
@@ -87,11 +87,30 @@ TEST_F(SnapshotTest, ModelSettingsResolvePolicyAndTimeoutWithDefaults) {
   EXPECT_NE(warnings[0].find("no-such-policy"), std::string::npos);
 }
 
+TEST(PolicySet, TokenPoliciesOnlyWithATokenizerAndTheRefusalSaysWhy) {
+  PolicySet without(false);
+  EXPECT_NE(without.Find("least-request"), nullptr);
+  EXPECT_EQ(without.Find("brix"), nullptr);
+  EXPECT_EQ(without.Find("prefix-cache"), nullptr);
+  EXPECT_NE(without.WhyUnknown("brix").find("--tokenizer"), std::string::npos);
+  EXPECT_NE(without.WhyUnknown("fastest").find("unknown routing strategy 'fastest' (known: "),
+            std::string::npos);
+  PolicySet with(true);
+  for (std::string_view name : router::PolicyNames()) {
+    ASSERT_NE(with.Find(name), nullptr) << name;
+    EXPECT_EQ(with.Find(name)->name(), name);
+  }
+  EXPECT_TRUE(with.Find("brix")->needs_tokens());
+}
+
 TEST_F(SnapshotTest, CandidateViewsCarryHealthInFlightAndMetricsAge) {
   auto snap = BuildSnapshot(Topo({Ep("a", 1, {"m"}), Ep("b", 2, {"m"})}), nullptr, options,
                             policies, fallback, nullptr);
   const auto now = std::chrono::steady_clock::now();
   snap->endpoints[0]->in_flight.store(3);
+  snap->endpoints[0]->in_flight_tokens.store(3000);
+  snap->endpoints[0]->awaiting_first_token.store(1);
+  snap->endpoints[0]->awaiting_prompt_tokens.store(700);
   auto scraped = std::make_shared<ScrapedMetrics>();
   scraped->metrics.running = 5;
   scraped->at = now - std::chrono::milliseconds(250);
@@ -106,6 +125,9 @@ TEST_F(SnapshotTest, CandidateViewsCarryHealthInFlightAndMetricsAge) {
   EXPECT_EQ(a.name, "a");
   EXPECT_EQ(a.address, "127.0.0.1:1");
   EXPECT_EQ(a.in_flight, 3);
+  EXPECT_EQ(a.in_flight_tokens, 3000);
+  EXPECT_EQ(a.awaiting_first_token, 1);
+  EXPECT_EQ(a.awaiting_prompt_tokens, 700);
   ASSERT_NE(a.metrics, nullptr);
   EXPECT_EQ(a.metrics->running, 5);
   EXPECT_NEAR(a.metrics_age_s, 0.25, 1e-9);

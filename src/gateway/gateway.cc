@@ -33,6 +33,7 @@
 #include "metrics/parser.h"
 #include "net/router.h"
 #include "router/engine_metrics.h"
+#include "tokenizer/tokenizer.h"
 
 namespace brix::gateway {
 
@@ -70,12 +71,17 @@ std::optional<ServedModels> ParseModelList(std::string_view body) {
 }  // namespace
 
 struct Gateway::Impl {
-  Impl(GatewayOptions options_in, metrics::Registry& registry_in)
-      : options(std::move(options_in)), registry(registry_in) {}
+  Impl(GatewayOptions options_in, metrics::Registry& registry_in,
+       std::shared_ptr<const tokenizer::Tokenizer> tokenizer_in)
+      : options(std::move(options_in)),
+        registry(registry_in),
+        tokenizer(std::move(tokenizer_in)),
+        policies(tokenizer != nullptr) {}
 
   GatewayOptions options;
   metrics::Registry& registry;
   std::unique_ptr<GatewayMetrics> gateway_metrics;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;  // null: token-id policies refused
   PolicySet policies;
   router::Policy* default_policy = nullptr;
   std::shared_ptr<spdlog::logger> log = base::Logger("gateway");
@@ -473,17 +479,23 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   if (options.ejection.consecutive_failures < 1) {
     return Error{Errc::kInvalidArgument, "ejection.consecutive_failures must be at least 1"};
   }
-  auto impl = std::make_unique<Impl>(std::move(options), registry);
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
+  if (!options.tokenizer_dir.empty()) {
+    Result<std::shared_ptr<const tokenizer::Tokenizer>> loaded =
+        tokenizer::Tokenizer::LoadDirectory(options.tokenizer_dir);
+    if (!loaded) {
+      return Error{loaded.error().code,
+                   fmt::format("tokenizer {}: {}", options.tokenizer_dir.string(),
+                               loaded.error().message)};
+    }
+    tokenizer = std::move(*loaded);
+  }
+  auto impl = std::make_unique<Impl>(std::move(options), registry, std::move(tokenizer));
   Impl& g = *impl;
   g.default_policy = g.policies.Find(g.options.default_routing_strategy);
   if (g.default_policy == nullptr) {
-    std::string known;
-    for (std::string_view name : g.policies.names()) {
-      known += known.empty() ? "" : ", ";
-      known += name;
-    }
-    return Error{Errc::kInvalidArgument, fmt::format("unknown routing strategy '{}' (known: {})",
-                                                     g.options.default_routing_strategy, known)};
+    return Error{Errc::kInvalidArgument,
+                 g.policies.WhyUnknown(g.options.default_routing_strategy)};
   }
   auto gm = GatewayMetrics::Create(registry);
   if (!gm) return gm.error();
@@ -516,6 +528,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   ProxyContext context{.options = &g.options,
                        .policies = &g.policies,
                        .default_policy = g.default_policy,
+                       .tokenizer = g.tokenizer.get(),
                        .snapshot = &g.snapshot,
                        .metrics = g.gateway_metrics.get(),
                        .access_log = g.access_log,

@@ -45,6 +45,12 @@ struct GatewayOptions {
   // The static discovery file (discovery/README.md) and how often it is checked for changes.
   std::filesystem::path endpoints_file;
   std::chrono::milliseconds discovery_poll_interval{500};
+  // Directory with tokenizer.json (and tokenizer_config.json): the gateway tokenizes prompts
+  // with it (the canonical chat serialisation for chat) for policies that route on token ids
+  // (brix, prefix-cache, ...). One tokenizer for every model: prefix matching needs the same
+  // ids for the same text, not the engine's exact ids, and the counts are close between
+  // families. Empty: no tokenizer, and those policies are refused.
+  std::filesystem::path tokenizer_dir;
   // Policy when neither the request's `routing-strategy` header nor the model's config names
   // one.
   std::string default_routing_strategy = "least-request";

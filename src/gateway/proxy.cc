@@ -8,6 +8,7 @@
 #include <cctype>
 #include <chrono>
 #include <ctime>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
@@ -18,6 +19,8 @@
 #include "net/sse.h"
 #include "openai/api_error.h"
 #include "openai/gateway.h"
+#include "openai/requests.h"
+#include "tokenizer/chat.h"
 
 namespace brix::gateway {
 
@@ -279,6 +282,41 @@ void Proxy::Call::Record() {
   proxy.ctx_.access_log->info("{}", boost::json::serialize(line));
 }
 
+std::vector<uint32_t> PromptTokenIds(const tokenizer::Tokenizer& tokenizer, RouteKind kind,
+                                     std::string_view body) {
+  if (kind == RouteKind::kChat) {
+    openai::ApiResult<openai::ChatCompletionRequest> chat =
+        openai::ParseChatCompletionRequest(body);
+    if (!chat) return {};
+    std::vector<tokenizer::ChatMessage> messages;
+    messages.reserve(chat->messages.size());
+    for (openai::ChatMessage& m : chat->messages) {
+      messages.push_back({std::move(m.role), std::move(m.content)});
+    }
+    Result<std::vector<tokenizer::TokenId>> ids =
+        tokenizer::EncodeChat(tokenizer, messages, chat->add_generation_prompt);
+    return ids ? std::move(*ids) : std::vector<uint32_t>{};
+  }
+  if (kind == RouteKind::kCompletion) {
+    openai::ApiResult<openai::CompletionRequest> completion = openai::ParseCompletionRequest(body);
+    if (!completion || completion->prompts.empty()) return {};
+    const openai::CompletionPrompt& prompt = completion->prompts.front();
+    if (prompt.is_tokens) {
+      std::vector<uint32_t> ids;
+      ids.reserve(prompt.token_ids.size());
+      for (int64_t id : prompt.token_ids) {
+        if (id < 0 || id > std::numeric_limits<uint32_t>::max()) return {};
+        ids.push_back(static_cast<uint32_t>(id));
+      }
+      return ids;
+    }
+    Result<std::vector<tokenizer::TokenId>> ids =
+        tokenizer.Encode(prompt.text, {.add_special_tokens = completion->add_special_tokens});
+    return ids ? std::move(*ids) : std::vector<uint32_t>{};
+  }
+  return {};
+}
+
 awaitable<void> Proxy::Handle(net::Request request, net::ResponseWriter writer, RouteKind kind) {
   Call call(*this, std::move(request), kind);
   // Run() borrows `call` and `writer` from this frame, which outlives it (it is awaited here).
@@ -341,8 +379,11 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
   if (strategy_header != req.end()) {
     router::Policy* chosen = ctx_.policies->Find(strategy_header->value());
     if (chosen == nullptr) {
+      // AIBrix's message first (clients match on it), then why.
       std::string message =
-          fmt::format("incorrect routing strategy {}", std::string_view(strategy_header->value()));
+          fmt::format("incorrect routing strategy {}: {}",
+                      std::string_view(strategy_header->value()),
+                      ctx_.policies->WhyUnknown(strategy_header->value()));
       net::Response response = answer(400, ErrorJson(message, "invalid_request_error", "400"));
       response.set("x-error-routing", "true");
       co_await writer.Send(std::move(response));
@@ -351,6 +392,14 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     policy = chosen;
   }
   call.strategy = std::string(policy->name());
+
+  // Token ids only for a policy that routes on them: tokenizing costs the worker time in
+  // proportion to the prompt (tokenizer/README.md), which the other policies need not pay.
+  std::vector<uint32_t> token_ids;
+  if (policy->needs_tokens() && ctx_.tokenizer != nullptr) {
+    token_ids = PromptTokenIds(*ctx_.tokenizer, call.kind, req.body());
+  }
+  const auto prompt_tokens = static_cast<int64_t>(token_ids.size());
 
   openai::UsageRewrite rewrite;
   if (call.stream) {
@@ -384,6 +433,8 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     }
     router::RouteRequest route_request;
     route_request.model = call.model;
+    route_request.token_ids = token_ids;
+    route_request.now_s = Seconds(route_start.time_since_epoch());
     route_request.random = rng();
     route_request.header = [&req](std::string_view name) -> std::optional<std::string_view> {
       auto it = req.find(name);
@@ -449,11 +500,37 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     upstream.body() = rewrite.body;
     upstream.prepare_payload();
 
-    struct InFlight {
-      explicit InFlight(EndpointState& s) : state(s) { state.in_flight.fetch_add(1); }
-      ~InFlight() { state.in_flight.fetch_sub(1); }
-      EndpointState& state;
-    } in_flight(endpoint);
+    // The endpoint's load while this attempt lasts: one request and its prompt tokens, awaiting
+    // their first token until the first body bytes come back (for a stream the first event,
+    // which vLLM sends with the first token; for a whole body, its end).
+    class InFlight {
+     public:
+      InFlight(EndpointState& s, int64_t tokens) : state_(s), tokens_(tokens) {
+        state_.in_flight.fetch_add(1);
+        state_.in_flight_tokens.fetch_add(tokens_);
+        state_.awaiting_first_token.fetch_add(1);
+        state_.awaiting_prompt_tokens.fetch_add(tokens_);
+      }
+      InFlight(const InFlight&) = delete;
+      InFlight& operator=(const InFlight&) = delete;
+      ~InFlight() {
+        FirstToken();
+        state_.in_flight_tokens.fetch_sub(tokens_);
+        state_.in_flight.fetch_sub(1);
+      }
+      void FirstToken() {
+        if (awaiting_) {
+          awaiting_ = false;
+          state_.awaiting_prompt_tokens.fetch_sub(tokens_);
+          state_.awaiting_first_token.fetch_sub(1);
+        }
+      }
+
+     private:
+      EndpointState& state_;
+      const int64_t tokens_;
+      bool awaiting_ = true;
+    } in_flight(endpoint, prompt_tokens);
 
     net::HostPort host_port = endpoint.host_port;
     Result<net::StreamingResponse> opened =
@@ -562,6 +639,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
       ctx_.on_failure(endpoint, why);
       continue;
     }
+    in_flight.FirstToken();
     endpoint.health.RecordSuccess(Clock::now());
     net::ResponseHead head;
     head.result(http::status::ok);

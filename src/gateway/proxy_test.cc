@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "tokenizer/chat.h"
+
 namespace brix::gateway {
 namespace {
 
@@ -36,6 +40,58 @@ TEST(TraceparentTest, AcceptsFutureFieldsAfterTheFlags) {
   std::string out =
       NextTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", &trace);
   EXPECT_EQ(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+class PromptTokenIdsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = tokenizer::Tokenizer::LoadDirectory(BRIX_TOKENIZER_TESTDATA);
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    tok = *loaded;
+  }
+  std::shared_ptr<const tokenizer::Tokenizer> tok;
+};
+
+TEST_F(PromptTokenIdsTest, ChatIsTheCanonicalSerialisationSoConversationsSharePrefixes) {
+  const std::string first =
+      R"({"model":"m","messages":[{"role":"system","content":"You are terse."},)"
+      R"({"role":"user","content":"Name a prime."}]})";
+  const std::string second =
+      R"({"model":"m","messages":[{"role":"system","content":"You are terse."},)"
+      R"({"role":"user","content":"Name a prime."},{"role":"assistant","content":"7"},)"
+      R"({"role":"user","content":"Another."}]})";
+  std::vector<uint32_t> a = PromptTokenIds(*tok, RouteKind::kChat, first);
+  std::vector<uint32_t> b = PromptTokenIds(*tok, RouteKind::kChat, second);
+  std::vector<tokenizer::ChatMessage> messages = {{"system", "You are terse."},
+                                                  {"user", "Name a prime."}};
+  auto want = tokenizer::EncodeChat(*tok, messages, /*add_generation_prompt=*/true);
+  ASSERT_TRUE(want);
+  EXPECT_EQ(a, *want);
+  // The next turn repeats the conversation: everything before the generation prompt is shared.
+  auto history = tokenizer::EncodeChat(*tok, messages, /*add_generation_prompt=*/false);
+  ASSERT_TRUE(history);
+  ASSERT_GT(b.size(), history->size());
+  EXPECT_TRUE(std::equal(history->begin(), history->end(), b.begin()));
+}
+
+TEST_F(PromptTokenIdsTest, CompletionTextOrIdsOfTheFirstPrompt) {
+  auto want = tok->Encode("The capital of France is", {.add_special_tokens = true});
+  ASSERT_TRUE(want);
+  EXPECT_EQ(PromptTokenIds(*tok, RouteKind::kCompletion,
+                           R"({"model":"m","prompt":["The capital of France is","x"]})"),
+            *want);
+  EXPECT_EQ(PromptTokenIds(*tok, RouteKind::kCompletion, R"({"model":"m","prompt":[5,6,7]})"),
+            (std::vector<uint32_t>{5, 6, 7}));
+}
+
+TEST_F(PromptTokenIdsTest, NothingForEmbeddingsOrBodiesTheEngineWillReject) {
+  EXPECT_TRUE(PromptTokenIds(*tok, RouteKind::kEmbedding, R"({"model":"m","input":"hi"})").empty());
+  for (std::string_view bad : {"{", "[]", R"({"model":"m"})", R"({"model":"m","messages":3})",
+                               R"({"model":"m","prompt":[-1,2]})",
+                               R"({"model":"m","prompt":[99999999999]})"}) {
+    EXPECT_TRUE(PromptTokenIds(*tok, RouteKind::kChat, bad).empty()) << bad;
+    EXPECT_TRUE(PromptTokenIds(*tok, RouteKind::kCompletion, bad).empty()) << bad;
+  }
 }
 
 }  // namespace

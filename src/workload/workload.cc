@@ -33,4 +33,26 @@ Workload Limit(Workload workload, size_t count) {
   return workload;
 }
 
+Workload SpreadTies(Workload workload) {
+  std::vector<Session>& sessions = workload.sessions;
+  // Sessions are by start_s (Workload's contract); the tick is the smallest positive gap.
+  double tick = 0;
+  for (size_t i = 1; i < sessions.size(); ++i) {
+    const double gap = sessions[i].start_s - sessions[i - 1].start_s;
+    if (gap > 0 && (tick == 0 || gap < tick)) tick = gap;
+  }
+  if (tick == 0) return workload;
+  for (size_t first = 0; first < sessions.size();) {
+    size_t end = first + 1;
+    while (end < sessions.size() && sessions[end].start_s == sessions[first].start_s) ++end;
+    const double t = sessions[first].start_s;
+    const double k = static_cast<double>(end - first);
+    for (size_t i = first; i < end; ++i) {
+      sessions[i].start_s = t + static_cast<double>(i - first) * tick / k;
+    }
+    first = end;
+  }
+  return workload;
+}
+
 }  // namespace brix::workload

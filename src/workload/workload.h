@@ -78,4 +78,13 @@ Workload Speed(Workload workload, double factor);
 // At most `count` sessions, the earliest.
 Workload Limit(Workload workload, size_t count);
 
+// The one rule for sessions that share a start time. Traces are quantised (Mooncake's timestamps
+// come in 3-second ticks, 10-16 requests to a tick), and "at the same instant" has no order over
+// real connections: smaller bodies arrive and are tokenised first, so a real replay sends the
+// shorter prompts first while the simulator keeps file order. SpreadTies makes the order and the
+// gaps explicit for both: the k sessions sharing a start time t get t + i * tick / k (i = 0..k-1,
+// file order), where tick is the smallest gap between distinct start times (the trace's
+// resolution). A workload without ties, or with one distinct start time, is returned unchanged.
+Workload SpreadTies(Workload workload);
+
 }  // namespace brix::workload

@@ -186,6 +186,32 @@ TEST(Workload, WindowSpeedAndLimit) {
   EXPECT_EQ(Limit(w, 3).sessions.size(), 3u);
 }
 
+TEST(Workload, SpreadTiesSpacesSharedStartsOverTheTickInFileOrder) {
+  Workload w;
+  // Ticks of 3 s: three sessions at 0, one at 3, two at 9.
+  for (double start : {0.0, 0.0, 0.0, 3.0, 9.0, 9.0}) {
+    Session s;
+    s.id = w.sessions.size();
+    s.start_s = start;
+    w.sessions.push_back(s);
+  }
+  Workload spread = SpreadTies(w);
+  ASSERT_EQ(spread.sessions.size(), 6u);
+  const double want[] = {0, 1, 2, 3, 9, 10.5};
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(spread.sessions[i].id, i);  // file order kept
+    EXPECT_DOUBLE_EQ(spread.sessions[i].start_s, want[i]) << i;
+  }
+  // Nothing to spread: no ties, or no second start time to measure a tick against.
+  Workload same;
+  same.sessions.resize(3);
+  EXPECT_EQ(SpreadTies(same).sessions[2].start_s, 0);
+  // From 3 s on the starts are 0, 6, 6: the tick is 6, so the pair becomes 6 and 6 + 6/2.
+  Workload later = SpreadTies(Window(w, 3, 0));
+  EXPECT_DOUBLE_EQ(later.sessions[1].start_s, 6);
+  EXPECT_DOUBLE_EQ(later.sessions[2].start_s, 9);
+}
+
 TEST(Distribution, ParsesAndDraws) {
   std::mt19937_64 rng(1);
   Result<Distribution> fixed = ParseDistribution("128");

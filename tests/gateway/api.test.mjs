@@ -116,6 +116,49 @@ test('routing-strategy header picks the policy per request', async () => {
   assert.match(bad.json.error.message, /incorrect routing strategy nope/);
 });
 
+test('routing on token ids: refused without a tokenizer; with one, a conversation stays where its prefix is cached', async () => {
+  const refused = await post(`${gw.base}/completions`, { model: MODEL, prompt: 'x' }, { 'routing-strategy': 'brix' });
+  assert.equal(refused.status, 400);
+  assert.match(refused.json.error.message, /incorrect routing strategy brix: .*no tokenizer \(start it with --tokenizer DIR\)/);
+
+  const tokenizer = new URL('../../.cache/tokenizers/llama3', import.meta.url).pathname;
+  const tgw = await startGateway(endpointsYaml(sims), ['--tokenizer', tokenizer]);
+  try {
+    for (const strategy of ['brix', 'prefix-cache']) {
+      // A long system prompt unique to this conversation, then turns that repeat it: every turn
+      // after the first finds its prefix cached on the replica that served the first one.
+      const system = `${strategy}: ` + Array.from({ length: 150 }, (_, i) => `rule ${i} is to be brief;`).join(' ');
+      const messages = [{ role: 'system', content: system }];
+      const pods = [];
+      for (let turn = 0; turn < 6; turn++) {
+        messages.push({ role: 'user', content: `Question ${turn}: what is ${turn} + ${turn}?` });
+        const { data, response } = await new OpenAI({ baseURL: tgw.base, apiKey: 'unused', maxRetries: 0 })
+          .chat.completions.create({ model: MODEL, messages, max_tokens: 4, ignore_eos: true },
+            { headers: { 'routing-strategy': strategy } }).withResponse();
+        assert.equal(response.headers.get('routing-strategy'), strategy);
+        pods.push(response.headers.get('target-pod'));
+        messages.push({ role: 'assistant', content: data.choices[0].message.content });
+      }
+      assert.deepEqual(pods, Array(6).fill(pods[0]), `${strategy}: ${pods}`);
+    }
+    // Streams and completions (text and ids) route too; bodies the engine rejects still get its answer.
+    const stream = await post(`${tgw.base}/chat/completions`, { model: MODEL, stream: true, max_tokens: 2,
+      messages: [{ role: 'user', content: 'hi' }] }, { 'routing-strategy': 'brix' });
+    assert.equal(stream.status, 200);
+    assert.match(stream.text, /data: \[DONE\]/);
+    for (const prompt of ['The capital of France is', [791, 6864, 315]]) {
+      const r = await post(`${tgw.base}/completions`, { model: MODEL, prompt, max_tokens: 2 }, { 'routing-strategy': 'brix' });
+      assert.equal(r.status, 200, r.text);
+    }
+    const bad = await post(`${tgw.base}/chat/completions`, { model: MODEL, messages: 'x' }, { 'routing-strategy': 'brix' });
+    assert.equal(bad.status, 400);  // the engine's own answer, passed through
+    assert.ok(bad.headers.get('target-pod'));
+    assert.ok(bad.json.error.message);
+  } finally {
+    await tgw.stop();
+  }
+});
+
 test('errors: malformed JSON 400, missing model 400, unknown model 404 model_not_found', async () => {
   const malformed = await post(`${gw.base}/chat/completions`, '{"model": ');
   assert.equal(malformed.status, 400);

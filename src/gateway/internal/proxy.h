@@ -19,6 +19,7 @@
 #include "gateway/gateway_metrics.h"
 #include "net/client.h"
 #include "net/server.h"
+#include "tokenizer/tokenizer.h"
 
 namespace brix::gateway {
 
@@ -28,6 +29,8 @@ struct ProxyContext {
   const GatewayOptions* options = nullptr;
   const PolicySet* policies = nullptr;
   router::Policy* default_policy = nullptr;
+  // Tokenizes prompts for policies that route on token ids; null when the gateway has none.
+  const tokenizer::Tokenizer* tokenizer = nullptr;
   const std::atomic<std::shared_ptr<const Snapshot>>* snapshot = nullptr;
   GatewayMetrics* metrics = nullptr;
   std::shared_ptr<spdlog::logger> access_log;  // null: no access log
@@ -62,5 +65,13 @@ class Proxy {
 // new parent id, or a new trace when the client sent none or a malformed one. *trace_id receives
 // the trace id.
 std::string NextTraceparent(std::string_view incoming, std::string* trace_id);
+
+// The prompt's token ids as the engine will see them, for policies that route on them: a chat
+// request's messages in the canonical chat serialisation (tokenizer/chat.h, with the generation
+// prompt when the request asks for it), a completion's first prompt (text encoded with the
+// request's add_special_tokens, or the ids it sent). Empty for embeddings and for bodies that do
+// not parse: the engine answers those with its own error, and routing needs no ids for that.
+std::vector<uint32_t> PromptTokenIds(const tokenizer::Tokenizer& tokenizer, RouteKind kind,
+                                     std::string_view body);
 
 }  // namespace brix::gateway
