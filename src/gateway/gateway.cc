@@ -484,9 +484,9 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
     Result<std::shared_ptr<const tokenizer::Tokenizer>> loaded =
         tokenizer::Tokenizer::LoadDirectory(options.tokenizer_dir);
     if (!loaded) {
-      return Error{loaded.error().code,
-                   fmt::format("tokenizer {}: {}", options.tokenizer_dir.string(),
-                               loaded.error().message)};
+      return Error{
+          loaded.error().code,
+          fmt::format("tokenizer {}: {}", options.tokenizer_dir.string(), loaded.error().message)};
     }
     tokenizer = std::move(*loaded);
   }
@@ -494,8 +494,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   Impl& g = *impl;
   g.default_policy = g.policies.Find(g.options.default_routing_strategy);
   if (g.default_policy == nullptr) {
-    return Error{Errc::kInvalidArgument,
-                 g.policies.WhyUnknown(g.options.default_routing_strategy)};
+    return Error{Errc::kInvalidArgument, g.policies.WhyUnknown(g.options.default_routing_strategy)};
   }
   auto gm = GatewayMetrics::Create(registry);
   if (!gm) return gm.error();

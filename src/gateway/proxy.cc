@@ -380,10 +380,9 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     router::Policy* chosen = ctx_.policies->Find(strategy_header->value());
     if (chosen == nullptr) {
       // AIBrix's message first (clients match on it), then why.
-      std::string message =
-          fmt::format("incorrect routing strategy {}: {}",
-                      std::string_view(strategy_header->value()),
-                      ctx_.policies->WhyUnknown(strategy_header->value()));
+      std::string message = fmt::format("incorrect routing strategy {}: {}",
+                                        std::string_view(strategy_header->value()),
+                                        ctx_.policies->WhyUnknown(strategy_header->value()));
       net::Response response = answer(400, ErrorJson(message, "invalid_request_error", "400"));
       response.set("x-error-routing", "true");
       co_await writer.Send(std::move(response));

@@ -86,9 +86,9 @@ TEST_F(PromptTokenIdsTest, CompletionTextOrIdsOfTheFirstPrompt) {
 
 TEST_F(PromptTokenIdsTest, NothingForEmbeddingsOrBodiesTheEngineWillReject) {
   EXPECT_TRUE(PromptTokenIds(*tok, RouteKind::kEmbedding, R"({"model":"m","input":"hi"})").empty());
-  for (std::string_view bad : {"{", "[]", R"({"model":"m"})", R"({"model":"m","messages":3})",
-                               R"({"model":"m","prompt":[-1,2]})",
-                               R"({"model":"m","prompt":[99999999999]})"}) {
+  for (std::string_view bad :
+       {"{", "[]", R"({"model":"m"})", R"({"model":"m","messages":3})",
+        R"({"model":"m","prompt":[-1,2]})", R"({"model":"m","prompt":[99999999999]})"}) {
     EXPECT_TRUE(PromptTokenIds(*tok, RouteKind::kChat, bad).empty()) << bad;
     EXPECT_TRUE(PromptTokenIds(*tok, RouteKind::kCompletion, bad).empty()) << bad;
   }
