@@ -110,6 +110,9 @@ router::EngineMetrics Scrape(const engine::Engine& engine) {
   m.prompt_tokens = static_cast<double>(s.prompt_tokens);
   m.generation_tokens = static_cast<double>(s.generation_tokens);
   m.preemptions = static_cast<double>(s.num_preemptions);
+  double finished = 0;
+  for (int64_t n : s.requests_finished) finished += static_cast<double>(n);
+  m.requests_finished = finished;
   return m;
 }
 

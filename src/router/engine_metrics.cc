@@ -88,6 +88,8 @@ EngineMetrics EngineMetricsFromPage(const ParsedPage& page) {
   m.generation_tokens =
       Read(page, {"vllm:generation_tokens_total", "sglang:generation_tokens_total"}, kSum);
   m.preemptions = Read(page, {"vllm:num_preemptions_total"}, kSum);
+  m.requests_finished =
+      Read(page, {"vllm:request_success_total", "sglang:num_requests_total"}, kSum);
   m.prefix_cache_hit_rate =
       Read(page, {"vllm:gpu_prefix_cache_hit_rate", "sglang:cache_hit_rate"}, kMean);
 

@@ -37,6 +37,7 @@ TEST(EngineMetricsTest, ReadsAVllmV1PageWithTwoDataParallelEngines) {
   EXPECT_EQ(m.prompt_tokens, 182934 + 177204);
   EXPECT_EQ(m.generation_tokens, 61440 + 59137);
   EXPECT_EQ(m.preemptions, 0 + 2);  // the `_created` samples are not counted
+  EXPECT_EQ(m.requests_finished, 1 + 12 + 247 + 0 + 9 + 251);  // every finished_reason
   EXPECT_EQ(m.prefix_cache_hit_rate, std::nullopt);
 }
 
@@ -52,6 +53,7 @@ TEST(EngineMetricsTest, ReadsAnSglangPageCountingEachSchedulerOnceAcrossTpRanks)
   EXPECT_EQ(m.prefix_cache_hits, 3647011);     // ... of which served from the cache
   EXPECT_EQ(m.prefix_cache_hit_rate, 0.4125);
   EXPECT_EQ(m.preemptions, std::nullopt);
+  EXPECT_EQ(m.requests_finished, 9120);
 }
 
 TEST(EngineMetricsTest, SumsSglangDataParallelRanks) {

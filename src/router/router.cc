@@ -17,6 +17,7 @@
 #include "router/round_robin_policy.h"
 #include "router/session_affinity_policy.h"
 #include "router/sglang_cache_aware_policy.h"
+#include "router/throughput_policy.h"
 #include "router/weighted_policy.h"
 
 namespace brix::router {
@@ -58,6 +59,7 @@ constexpr std::array kPolicies = {
     Registration{PrefixCachePolicy::kName, &Make<PrefixCachePolicy>},
     Registration{LeastLatencyPolicy::kName, &MakeLeastLatency},
     Registration{SessionAffinityPolicy::kName, &Make<SessionAffinityPolicy>},
+    Registration{ThroughputPolicy::kName, &Make<ThroughputPolicy>},
     // Baselines: other projects' policies, reimplemented for comparison.
     Registration{AibrixPrefixCachePolicy::kName, &Make<AibrixPrefixCachePolicy>},
     Registration{SglangCacheAwarePolicy::kName, &Make<SglangCacheAwarePolicy>},

@@ -43,6 +43,7 @@ struct EngineMetrics {
   std::optional<double> prompt_tokens;      // counter: prompt tokens processed so far
   std::optional<double> generation_tokens;  // counter: generated tokens so far
   std::optional<double> preemptions;        // counter
+  std::optional<double> requests_finished;  // counter: requests finished, any reason
   // Prefix-cache hit rate as the engine itself reports it, 0..1 (SGLang's recent-window gauge,
   // vLLM V0's gpu_prefix_cache_hit_rate); hits / queries above is the lifetime rate.
   std::optional<double> prefix_cache_hit_rate;

@@ -177,7 +177,7 @@ TEST(RouteTest, HandlesMoreCandidatesThanItsInlineBuffer) {
 TEST(MakePolicyTest, BuildsEveryListedPolicyUnderItsName) {
   EXPECT_EQ(PolicyNames(), (std::vector<std::string_view>{
                                "brix", "random", "round-robin", "least-request", "least-kv-cache",
-                               "prefix-cache", "least-latency", "session-affinity",
+                               "prefix-cache", "least-latency", "session-affinity", "throughput",
                                "aibrix-prefix-cache", "sglang-cache-aware", "llm-d", "oracle"}));
   const std::vector<std::string_view> need_tokens = {
       "brix",  "prefix-cache", "least-latency", "aibrix-prefix-cache", "sglang-cache-aware",
