@@ -121,7 +121,9 @@ test('routing on token ids: refused without a tokenizer; with one, a conversatio
   assert.equal(refused.status, 400);
   assert.match(refused.json.error.message, /incorrect routing strategy brix: .*no tokenizer \(start it with --tokenizer DIR\)/);
 
-  const tokenizer = new URL('../../.cache/tokenizers/llama3', import.meta.url).pathname;
+  // Where scripts/fetch-tokenizers put it (run-e2e.sh runs it first).
+  const cache = process.env.BRIX_CACHE_DIR || new URL('../../.cache', import.meta.url).pathname;
+  const tokenizer = `${cache}/tokenizers/llama3`;
   const tgw = await startGateway(endpointsYaml(sims), ['--tokenizer', tokenizer]);
   try {
     for (const strategy of ['brix', 'prefix-cache']) {
