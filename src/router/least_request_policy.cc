@@ -1,5 +1,7 @@
 #include "router/least_request_policy.h"
 
+#include <limits>
+
 #include "base/check.h"
 #include "router/internal/select.h"
 
@@ -11,6 +13,23 @@ size_t PickLeastInFlight(uint64_t random, std::span<const EndpointView> candidat
   return *internal::MinWithRandomTies(candidates.size(), random, [&](size_t i) {
     return std::optional<double>(static_cast<double>(candidates[i].in_flight));
   });
+}
+
+size_t PickLowestMetric(EndpointMetric metric, uint64_t random,
+                        std::span<const EndpointView> candidates) {
+  BRIX_CHECK(!candidates.empty()) << "no candidates";
+  std::optional<size_t> best = internal::MinWithRandomTies(
+      candidates.size(), random, [&](size_t i) { return metric(candidates[i]); });
+  return best ? *best : PickLeastInFlight(random, candidates);
+}
+
+std::optional<Polarity> LowestMetricScores(EndpointMetric metric,
+                                           std::span<const EndpointView> candidates,
+                                           std::span<double> scores) {
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    scores[i] = metric(candidates[i]).value_or(std::numeric_limits<double>::quiet_NaN());
+  }
+  return Polarity::kLowerIsBetter;
 }
 
 Result<size_t> LeastRequestPolicy::Pick(const RouteRequest& request,

@@ -36,7 +36,19 @@ class LeastRequestPolicy final : public Policy {
                                 std::span<double> scores) override;
 };
 
-// The selection above as a function, for policies that fall back to it (least-kv-cache).
+// The selection above as a function, for policies that fall back to it.
 size_t PickLeastInFlight(uint64_t random, std::span<const EndpointView> candidates);
+
+// The shape of the policies that rank endpoints by one number from their last scrape
+// (least-kv-cache, throughput): a candidate without the number (nullopt) is unknown rather than
+// idle and is skipped while any candidate has one; the lowest wins, ties uniformly by `random`;
+// when no candidate has a number, PickLeastInFlight.
+using EndpointMetric = std::optional<double> (*)(const EndpointView&);
+size_t PickLowestMetric(EndpointMetric metric, uint64_t random,
+                        std::span<const EndpointView> candidates);
+// Policy::Score for such a policy: scores[i] = metric(candidates[i]), NaN where it is nullopt.
+std::optional<Polarity> LowestMetricScores(EndpointMetric metric,
+                                           std::span<const EndpointView> candidates,
+                                           std::span<double> scores);
 
 }  // namespace brix::router

@@ -1,10 +1,7 @@
 #include "router/throughput_policy.h"
 
-#include <limits>
 #include <optional>
 
-#include "base/check.h"
-#include "router/internal/select.h"
 #include "router/least_request_policy.h"
 
 namespace brix::router {
@@ -23,21 +20,14 @@ std::optional<double> TokensPerRequest(const EndpointView& e) {
 
 Result<size_t> ThroughputPolicy::Pick(const RouteRequest& request,
                                       std::span<const EndpointView> candidates) {
-  BRIX_CHECK(!candidates.empty()) << "no candidates";
-  std::optional<size_t> best = internal::MinWithRandomTies(
-      candidates.size(), request.random, [&](size_t i) { return TokensPerRequest(candidates[i]); });
-  if (best) return *best;
-  return PickLeastInFlight(request.random, candidates);
+  return PickLowestMetric(&TokensPerRequest, request.random, candidates);
 }
 
 std::optional<Polarity> ThroughputPolicy::Score(const RouteRequest& request,
                                                 std::span<const EndpointView> candidates,
                                                 std::span<double> scores) {
   (void)request;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    scores[i] = TokensPerRequest(candidates[i]).value_or(std::numeric_limits<double>::quiet_NaN());
-  }
-  return Polarity::kLowerIsBetter;
+  return LowestMetricScores(&TokensPerRequest, candidates, scores);
 }
 
 }  // namespace brix::router
