@@ -113,6 +113,11 @@ bool ResponseWriter::started() const {
   return connection_->response_started();
 }
 
+const asio::ip::address& ResponseWriter::remote_address() const {
+  BRIX_CHECK(connection_ != nullptr) << "use of a moved-from ResponseWriter";
+  return connection_->remote_address();
+}
+
 Server::Server(ServerConfig config, Handler handler)
     : shared_(std::make_unique<internal::ServerShared>(std::move(config), std::move(handler))) {
   BRIX_CHECK(shared_->handler != nullptr) << "a server needs a handler";

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -133,6 +134,9 @@ class ResponseWriter {
 
   // Whether a response has been started (Send, SendError or StartStream was called).
   bool started() const;
+
+  // The client's IP address (unspecified if the socket could not tell at accept).
+  const boost::asio::ip::address& remote_address() const;
 
  private:
   friend class internal::ServerConnection;

@@ -101,7 +101,11 @@ ServerConnection::ServerConnection(Worker& worker, asio::ip::tcp::socket socket,
                             .max_body_bytes = config_.max_body_bytes}),
       admitted_(admitted),
       watchdog_(socket_.get_executor()),
-      monitor_waiter_(socket_.get_executor()) {}
+      monitor_waiter_(socket_.get_executor()) {
+  boost::system::error_code ec;
+  const asio::ip::tcp::endpoint peer = socket_.remote_endpoint(ec);
+  if (!ec) remote_address_ = peer.address();
+}
 
 ServerConnection::~ServerConnection() { worker_.shared().ConnectionGone(admitted_); }
 

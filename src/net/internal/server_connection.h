@@ -67,6 +67,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection>,
   boost::asio::awaitable<Result<void>> Write(std::string data);
   boost::asio::awaitable<Result<void>> Finish();
   bool client_gone() const { return peer_gone_; }
+  const boost::asio::ip::address& remote_address() const { return remote_address_; }
   bool response_started() const { return response_state_ != ResponseState::kNone; }
 
  private:
@@ -127,7 +128,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection>,
   Worker& worker_;
   const ServerConfig& config_;
   boost::asio::ip::tcp::socket socket_;
-  boost::beast::flat_buffer buffer_;  // bytes read and not yet parsed
+  boost::asio::ip::address remote_address_;  // the peer, read once at accept
+  boost::beast::flat_buffer buffer_;         // bytes read and not yet parsed
   RequestParser parser_;
   const bool admitted_;
 
