@@ -42,5 +42,6 @@ Command AddValidateConfigCommand(CLI::App& root);
 Command AddSimCommand(CLI::App& root);
 Command AddGatewayCommand(CLI::App& root);
 Command AddBenchCommand(CLI::App& root);
+Command AddTenantCommand(CLI::App& root);
 
 }  // namespace brix::cmd

@@ -2,7 +2,10 @@
 #include <fmt/core.h>
 #include <pthread.h>
 
+#include <cctype>
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "base/logging.h"
@@ -24,7 +27,34 @@ struct GatewayFlags {
   std::string connect_timeout = "3s";
   std::string drain_timeout = "30s";
   std::string log_level = "info";
+  std::string quota_fail = "open";
+  std::string quota_timeout = "100ms";
+  std::string tenants_reload = "1s";
+  int admin_port = -1;
+  std::string admin_host = "127.0.0.1";
+  std::string admin_token_file;
 };
+
+// The admin token: from a file (trailing whitespace dropped) or, failing that, $BRIX_ADMIN_TOKEN;
+// never from a flag, which every user of the machine can read in the process list.
+Result<std::string> AdminToken(const std::string& file) {
+  std::string token;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in)
+      return Error{Errc::kInvalidArgument, fmt::format("--admin-token-file: cannot read {}", file)};
+    std::getline(in, token, '\0');
+  } else if (const char* env = std::getenv("BRIX_ADMIN_TOKEN")) {
+    token = env;
+  }
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.size() < 16) {
+    return Error{Errc::kInvalidArgument,
+                 "the admin API needs a token of at least 16 characters, from "
+                 "--admin-token-file or $BRIX_ADMIN_TOKEN"};
+  }
+  return token;
+}
 
 Result<std::chrono::milliseconds> Millis(std::string_view flag, const std::string& text) {
   auto d = config::ParseDuration(text);
@@ -50,6 +80,8 @@ int RunGateway(GatewayFlags& f) {
       {"--models-refresh-interval", &f.models_refresh, &o.models_refresh_interval},
       {"--connect-timeout", &f.connect_timeout, &o.connect_timeout},
       {"--drain-timeout", &f.drain_timeout, &o.server.drain_timeout},
+      {"--quota-timeout", &f.quota_timeout, &o.tenancy.quota_timeout},
+      {"--tenants-reload-interval", &f.tenants_reload, &o.tenancy.reload_interval},
   };
   for (auto& d : durations) {
     auto ms = Millis(d.flag, *d.text);
@@ -58,6 +90,28 @@ int RunGateway(GatewayFlags& f) {
       return kExitUsage;
     }
     *d.out = *ms;
+  }
+  if (f.quota_fail != "open" && f.quota_fail != "closed") {
+    fmt::print(stderr, "brix gateway: --quota-fail: must be open or closed, not '{}'\n",
+               f.quota_fail);
+    return kExitUsage;
+  }
+  o.tenancy.fail_open = f.quota_fail == "open";
+  if (f.admin_port >= 0) {
+    if (o.tenancy.db.empty()) {
+      fmt::print(stderr, "brix gateway: --admin-port needs --tenants-db\n");
+      return kExitUsage;
+    }
+    auto token = AdminToken(f.admin_token_file);
+    if (!token) {
+      fmt::print(stderr, "brix gateway: {}\n", token.error().message);
+      return kExitUsage;
+    }
+    o.tenancy.admin_enabled = true;
+    o.tenancy.admin_token = *token;
+    o.tenancy.admin_server.address = f.admin_host;
+    o.tenancy.admin_server.port = static_cast<uint16_t>(f.admin_port);
+    o.tenancy.admin_server.workers = 1;
   }
   if (auto logging = base::InitLogging({.level = f.log_level}); !logging) {
     fmt::print(stderr, "brix gateway: --log-level: {}\n", logging.error().message);
@@ -80,6 +134,11 @@ int RunGateway(GatewayFlags& f) {
   }
   fmt::print("brix gateway: serving on http://{}:{} (endpoints from {}, routing {})\n",
              o.server.address, *port, f.endpoints, o.default_routing_strategy);
+  if (o.tenancy.admin_enabled) {
+    fmt::print("brix gateway: admin API on http://{}:{} (tenants in {}, quotas {})\n",
+               o.tenancy.admin_server.address, (*g)->admin_port(), o.tenancy.db.string(),
+               o.tenancy.quota_backend);
+  }
   std::fflush(stdout);
   signals.Wait("gateway");
   (*g)->Stop();
@@ -141,6 +200,35 @@ Command AddGatewayCommand(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--access-log", o.access_log, "off, - (stdout) or a file: JSON lines")
       ->capture_default_str();
+  app->add_option("--tenants-db", o.tenancy.db,
+                  "SQLite file of tenants and API keys (created if absent): every request then "
+                  "needs a key, and tenants' quotas apply");
+  app->add_option("--quota-backend", o.tenancy.quota_backend,
+                  "where quotas are counted: local (this process) or redis://HOST:PORT (shared "
+                  "by every gateway pointed at it)")
+      ->capture_default_str();
+  app->add_option("--quota-fail", flags->quota_fail,
+                  "when the quota backend cannot answer in time: open (admit uncounted) or "
+                  "closed (503)")
+      ->capture_default_str();
+  app->add_option("--quota-timeout", flags->quota_timeout,
+                  "longest an admission waits for the quota backend")
+      ->capture_default_str();
+  app->add_option("--trusted-callers", o.tenancy.trusted_callers,
+                  "addresses or CIDR networks whose `user` header names the tenant (a proxy "
+                  "that has authenticated the caller)")
+      ->delimiter(',');
+  app->add_option("--tenants-reload-interval", flags->tenants_reload,
+                  "how often the tenants database is checked for other gateways' writes")
+      ->capture_default_str();
+  app->add_option("--admin-port", flags->admin_port,
+                  "serve the admin API (tenants and keys) on this port (0 = any free port); "
+                  "its token comes from --admin-token-file or $BRIX_ADMIN_TOKEN")
+      ->check(CLI::Range(0, 65535));
+  app->add_option("--admin-host", flags->admin_host, "address of the admin API")
+      ->capture_default_str();
+  app->add_option("--admin-token-file", flags->admin_token_file,
+                  "file holding the admin API's bearer token (at least 16 characters)");
   app->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   return Command{app, [flags] { return RunGateway(*flags); }};

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
 
   std::vector<Command> commands = {
       AddVersionCommand(root), AddValidateConfigCommand(root), AddSimCommand(root),
-      AddGatewayCommand(root), AddBenchCommand(root),
+      AddGatewayCommand(root), AddBenchCommand(root),          AddTenantCommand(root),
   };
   auto* help = root.add_subcommand("help", "Show the subcommands, or one's flags: brix help CMD");
   std::string help_topic;

@@ -6,9 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -26,9 +28,14 @@
 #include "base/check.h"
 #include "base/ids.h"
 #include "base/logging.h"
+#include "gateway/admin.h"
 #include "gateway/endpoints.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/internal/proxy.h"
+#include "gateway/quota_backend.h"
+#include "gateway/redis_quota.h"
+#include "gateway/tenancy.h"
+#include "gateway/tenant_store.h"
 #include "metrics/exposition.h"
 #include "metrics/parser.h"
 #include "net/router.h"
@@ -104,6 +111,76 @@ struct Gateway::Impl {
   std::unordered_map<EndpointState*, std::unique_ptr<ScrapeLoop>> loops;
   bool scrape_stopping = false;  // scrape thread only
 
+  // Tenancy (all null for an open gateway).
+  std::unique_ptr<TenantStore> tenant_store;
+  std::atomic<std::shared_ptr<const TenantDirectory>> tenants;
+  std::unique_ptr<QuotaBackend> quota;
+  TrustedNetworks trusted;
+  std::unique_ptr<net::Server> admin_server;
+  uint16_t admin_port = 0;
+
+  Result<void> SetUpTenancy() {
+    const TenancyOptions& t = options.tenancy;
+    if (t.db.empty()) {
+      if (t.admin_enabled) {
+        return InvalidArgument("the admin API manages tenants: it needs a tenants database");
+      }
+      return {};
+    }
+    Result<TrustedNetworks> trusted_networks = TrustedNetworks::Parse(t.trusted_callers);
+    if (!trusted_networks) return trusted_networks.error();
+    trusted = std::move(*trusted_networks);
+    if (t.quota_timeout <= std::chrono::milliseconds(0) ||
+        t.reload_interval <= std::chrono::milliseconds(0)) {
+      return InvalidArgument("quota_timeout and reload_interval must be positive");
+    }
+    if (t.admin_enabled && t.admin_token.size() < 16) {
+      return InvalidArgument("the admin API needs an admin token of at least 16 characters");
+    }
+    Result<std::unique_ptr<TenantStore>> store = TenantStore::Open(t.db);
+    if (!store) return store.error();
+    tenant_store = std::move(*store);
+    tenant_store->Changed();  // the baseline for the watch
+    Result<std::shared_ptr<const TenantDirectory>> dir = tenant_store->Load();
+    if (!dir) return dir.error();
+    tenants.store(std::move(*dir));
+    if (t.quota_backend == "local") {
+      quota = MakeLocalQuotaBackend();
+    } else if (t.quota_backend.starts_with("redis://")) {
+      Result<std::unique_ptr<QuotaBackend>> redis =
+          MakeRedisQuotaBackend({.url = t.quota_backend,
+                                 .timeout = t.quota_timeout,
+                                 .lease = options.request_timeout + std::chrono::minutes(1)});
+      if (!redis) return redis.error();
+      quota = std::move(*redis);
+    } else {
+      return InvalidArgument(fmt::format(
+          "quota backend \"{}\": must be \"local\" or redis://HOST:PORT", t.quota_backend));
+    }
+    return {};
+  }
+
+  // Re-reads the tenants after a write here or, seen through Changed(), another gateway's.
+  void ReloadTenants() {
+    Result<std::shared_ptr<const TenantDirectory>> dir = tenant_store->Load();
+    if (!dir) {
+      log->error("tenants: reload failed, keeping the last good set: {}", dir.error().message);
+      return;
+    }
+    tenants.store(std::move(*dir));
+  }
+
+  awaitable<void> WatchTenants() {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (!scrape_stopping) {
+      timer.expires_after(options.tenancy.reload_interval);
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec || scrape_stopping) co_return;
+      if (tenant_store->Changed()) ReloadTenants();
+    }
+  }
+  asio::cancellation_signal tenants_cancel;
+
   // Declared before the proxy so that it is destroyed after it: the proxy's per-worker clients
   // hold sockets of the server's io_contexts.
   std::unique_ptr<net::Server> server;
@@ -162,6 +239,7 @@ struct Gateway::Impl {
   void StopLoops() {
     scrape_stopping = true;
     for (auto& [key, loop] : loops) loop->cancel.emit(asio::cancellation_type::terminal);
+    tenants_cancel.emit(asio::cancellation_type::terminal);
     scrape_work.reset();
   }
 
@@ -516,6 +594,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
     g.access_log->set_pattern("%v");
     g.access_log->flush_on(spdlog::level::info);
   }
+  if (Result<void> tenancy = g.SetUpTenancy(); !tenancy) return tenancy.error();
   if (source != nullptr) {
     g.source = std::move(source);
   } else {
@@ -531,6 +610,10 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
                        .snapshot = &g.snapshot,
                        .metrics = g.gateway_metrics.get(),
                        .access_log = g.access_log,
+                       .tenants = g.tenant_store ? &g.tenants : nullptr,
+                       .quota = g.quota.get(),
+                       .trusted = &g.trusted,
+                       .quota_fail_open = g.options.tenancy.fail_open,
                        .on_failure = [&g](EndpointState& state, std::string_view why) {
                          g.NoteFailure(state, Clock::now(), why);
                        }};
@@ -541,6 +624,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Gateway::~Gateway() { Stop(); }
+
+uint16_t Gateway::admin_port() const { return impl_->admin_port; }
 
 Result<uint16_t> Gateway::Start() {
   Impl& g = *impl_;
@@ -559,6 +644,24 @@ Result<uint16_t> Gateway::Start() {
     return watching.error();
   }
   g.WaitFirstPass();
+  if (g.tenant_store) {
+    asio::co_spawn(g.scrape_io, g.WatchTenants(),
+                   asio::bind_cancellation_slot(g.tenants_cancel.slot(), asio::detached));
+  }
+  if (g.options.tenancy.admin_enabled) {
+    g.admin_server =
+        std::make_unique<net::Server>(g.options.tenancy.admin_server,
+                                      MakeAdminHandler({.store = g.tenant_store.get(),
+                                                        .token = g.options.tenancy.admin_token,
+                                                        .can_count_tokens = g.tokenizer != nullptr,
+                                                        .on_change = [&g] { g.ReloadTenants(); }}));
+    Result<uint16_t> admin = g.admin_server->Start();
+    if (!admin) {
+      Stop();
+      return Error{admin.error().code, fmt::format("admin API: {}", admin.error().message)};
+    }
+    g.admin_port = *admin;
+  }
   g.server = std::make_unique<net::Server>(g.options.server, g.Build());
   g.server->SetBeforeTeardown([&g] { g.proxy->CloseClients(); });
   Result<uint16_t> port = g.server->Start();
@@ -574,6 +677,7 @@ void Gateway::Stop() {
   if (!g.started || g.stopped) return;
   g.stopped = true;
   if (g.server) g.server->Stop();
+  if (g.admin_server) g.admin_server->Stop();
   g.source->Stop();
   asio::post(g.scrape_io, [&g] { g.StopLoops(); });
   if (g.scrape_thread.joinable()) g.scrape_thread.join();

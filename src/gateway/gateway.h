@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "discovery/discovery.h"
@@ -39,6 +40,28 @@ struct EjectionOptions {
   // First ejection time; doubles with each ejection in a row, up to max_ejection.
   std::chrono::milliseconds base_ejection{1000};
   std::chrono::milliseconds max_ejection{30000};
+};
+
+// Tenants, API keys and quotas (gateway/README.md "Tenants").
+struct TenancyOptions {
+  // SQLite file with the tenants and their API keys (created if absent). Empty: an open gateway,
+  // no keys asked and no quotas.
+  std::filesystem::path db;
+  // Where quotas are counted: "local" (this process) or "redis://HOST:PORT" (shared by every
+  // gateway pointed at it).
+  std::string quota_backend = "local";
+  // When the quota backend cannot decide within quota_timeout: admit uncounted (true) or answer
+  // 503 (false).
+  bool fail_open = true;
+  std::chrono::milliseconds quota_timeout{100};
+  // Addresses or networks whose `user` header names the tenant (a trusted proxy in front).
+  std::vector<std::string> trusted_callers;
+  // How often the database is checked for other gateways' writes.
+  std::chrono::milliseconds reload_interval{1000};
+  // The admin API (admin.h): off unless admin_enabled; it needs admin_token.
+  bool admin_enabled = false;
+  net::ServerConfig admin_server;
+  std::string admin_token;
 };
 
 struct GatewayOptions {
@@ -76,6 +99,7 @@ struct GatewayOptions {
   // "off", "-" (stdout) or a file path: one JSON line per request.
   std::string access_log = "off";
   net::ServerConfig server;
+  TenancyOptions tenancy;
 };
 
 class Gateway {
@@ -90,6 +114,8 @@ class Gateway {
 
   // Loads the first topology (a bad file fails here), starts scraping and listens.
   Result<uint16_t> Start();
+  // The admin API's port (after Start()); 0 when it is off.
+  uint16_t admin_port() const;
   // Stops accepting, drains in-flight requests and streams, stops scraping. Idempotent.
   void Stop();
 

@@ -60,7 +60,10 @@ Result<std::unique_ptr<GatewayMetrics>> GatewayMetrics::Create(metrics::Registry
   auto scrapes = registry.AddCounter({"brix_gateway_engine_scrapes_total",
                                       "Engine /metrics scrapes by result.",
                                       {"endpoint", "result"}});
-  for (const auto* r : {&requests, &retries, &tokens, &ejections, &scrapes}) {
+  auto tenant_requests = registry.AddCounter({"brix_gateway_tenant_requests_total",
+                                              "Requests by tenant and quota outcome.",
+                                              {"tenant", "outcome"}});
+  for (const auto* r : {&requests, &retries, &tokens, &ejections, &scrapes, &tenant_requests}) {
     if (!*r) return r->error();
   }
   for (const auto* r : {&duration, &ttft, &itl, &routing}) {
@@ -74,6 +77,7 @@ Result<std::unique_ptr<GatewayMetrics>> GatewayMetrics::Create(metrics::Registry
   m->tokens_ = *tokens;
   m->ejections_ = *ejections;
   m->scrapes_ = *scrapes;
+  m->tenant_requests_ = *tenant_requests;
   m->routing_ = (*routing)->WithLabels(std::span<const std::string_view>());
   return m;
 }
@@ -132,6 +136,16 @@ metrics::Counter& GatewayMetrics::Scrapes(std::string_view endpoint, std::string
   auto it = cache.counters.find(key);
   if (it != cache.counters.end()) return *it->second;
   auto counter = scrapes_->WithLabels({endpoint, result});
+  return *cache.counters.emplace(std::move(key), std::move(counter)).first->second;
+}
+
+metrics::Counter& GatewayMetrics::TenantRequests(std::string_view tenant,
+                                                 std::string_view outcome) {
+  ThreadCache& cache = Cache();
+  std::string key = "t\x1f" + std::string(tenant) + "\x1f" + std::string(outcome);
+  auto it = cache.counters.find(key);
+  if (it != cache.counters.end()) return *it->second;
+  auto counter = tenant_requests_->WithLabels({tenant, outcome});
   return *cache.counters.emplace(std::move(key), std::move(counter)).first->second;
 }
 

@@ -11,6 +11,10 @@
 //   brix_gateway_tokens_total{model,kind}                   prompt / completion tokens (usage)
 //   brix_gateway_ejections_total{endpoint}                  endpoints taken out of rotation
 //   brix_gateway_engine_scrapes_total{endpoint,result}      ok / error / unreachable
+//   brix_gateway_tenant_requests_total{tenant,outcome}      admitted / unlimited / rate_limited /
+//                                                           max_tokens / forbidden /
+//                                                           unauthenticated (tenant "") /
+//                                                           unavailable (quota backend down)
 // and, evaluated at scrape time from the live snapshot:
 //   brix_gateway_in_flight_requests{endpoint}, brix_gateway_endpoint_healthy{endpoint},
 //   brix_gateway_engine_metrics_age_seconds{endpoint}       staleness of the last good scrape
@@ -49,6 +53,7 @@ class GatewayMetrics {
   metrics::Histogram& routing() { return *routing_; }
   metrics::Counter& Ejections(std::string_view endpoint);
   metrics::Counter& Scrapes(std::string_view endpoint, std::string_view result);
+  metrics::Counter& TenantRequests(std::string_view tenant, std::string_view outcome);
 
   metrics::Registry& registry() { return registry_; }
 
@@ -66,6 +71,7 @@ class GatewayMetrics {
   metrics::CounterFamily* tokens_ = nullptr;
   metrics::CounterFamily* ejections_ = nullptr;
   metrics::CounterFamily* scrapes_ = nullptr;
+  metrics::CounterFamily* tenant_requests_ = nullptr;
   std::shared_ptr<metrics::Histogram> routing_;
   const uint64_t id_ = NextId();
   static uint64_t NextId();

@@ -217,9 +217,17 @@ struct Proxy::Call {
       : proxy(proxy_in), request(std::move(request_in)), kind(kind_in), start(Clock::now()) {}
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
-  ~Call() { Record(); }
+  ~Call() {
+    Settle();
+    Record();
+  }
 
+  void Settle();
   void Record();
+  template <typename Message>
+  void AddHeaders(Message& m) const {
+    for (const auto& [name, value] : headers) m.set(name, value);
+  }
 
   Proxy& proxy;
   net::Request request;
@@ -238,7 +246,31 @@ struct Proxy::Call {
   std::optional<Clock::duration> ttft;
   std::optional<openai::Usage> usage;
   std::string error;  // why the gateway itself failed the request, for the log
+  // Tenancy: the directory the tenant was read from (kept alive with it), the tenant, and the
+  // quota grant to settle at the end.
+  std::shared_ptr<const TenantDirectory> directory;
+  const tenant::TenantSpec* tenant = nullptr;
+  std::optional<tenant::Grant> grant;
+  std::string quota_outcome;  // for the log: "admitted", "rate_limited", "unavailable", ...
+  // Added to every answer: the x-ratelimit-* budgets.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
+
+void Proxy::Call::Settle() {
+  if (!grant) return;
+  // The engine's count when the answer carried usage. Without usage: an answer that started (or
+  // a client that left while it ran) keeps its reservation, since the engine may have worked;
+  // a failed one had nothing served and is charged nothing.
+  uint64_t actual = 0;
+  if (usage) {
+    actual = static_cast<uint64_t>(std::max<int64_t>(usage->prompt_tokens, 0) +
+                                   std::max<int64_t>(usage->completion_tokens, 0));
+  } else if (status == 0 || (status >= 200 && status < 300)) {
+    actual = grant->reserved_tokens;
+  }
+  proxy.ctx_.quota->Settle(std::move(*grant), actual);
+  grant.reset();
+}
 
 void Proxy::Call::Record() {
   const Clock::time_point end = Clock::now();
@@ -246,6 +278,9 @@ void Proxy::Call::Record() {
   GatewayMetrics& m = *proxy.ctx_.metrics;
   const std::string_view label = known_model ? std::string_view(model) : std::string_view();
   m.Requests(label, endpoint, code).Inc();
+  if (!quota_outcome.empty()) {
+    m.TenantRequests(tenant != nullptr ? std::string_view(tenant->name) : "", quota_outcome).Inc();
+  }
   if (known_model) {
     const ModelHandles& h = m.ForModel(model);
     h.duration->Observe(Seconds(end - start));
@@ -269,6 +304,8 @@ void Proxy::Call::Record() {
   line["status"] = code;
   line["endpoint"] = endpoint;
   line["routing_strategy"] = strategy;
+  if (tenant != nullptr) line["tenant"] = tenant->name;
+  if (!quota_outcome.empty()) line["quota"] = quota_outcome;
   line["attempts"] = attempts;
   using std::chrono::duration_cast;
   using std::chrono::microseconds;
@@ -341,8 +378,27 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     net::Response response = JsonResponse(status, std::move(body));
     response.set("request-id", call.request_id);
     if (retry_after) response.set(http::field::retry_after, std::to_string(*retry_after));
+    call.AddHeaders(response);
     return response;
   };
+  auto reject = [&](Rejection r) -> net::Response {
+    std::optional<int> retry_after;
+    if (r.retry_after_s) retry_after = static_cast<int>(std::min<int64_t>(*r.retry_after_s, 3600));
+    call.error = "rejected by tenancy";
+    return answer(r.status, std::move(r.body), retry_after);
+  };
+
+  // Who is calling, before anything else is looked at.
+  if (ctx_.tenants != nullptr) {
+    call.directory = ctx_.tenants->load();
+    Identity identity = Identify(*call.directory, req, writer.remote_address(), *ctx_.trusted);
+    if (identity.rejection) {
+      call.quota_outcome = "unauthenticated";
+      co_await writer.Send(reject(std::move(*identity.rejection)));
+      co_return;
+    }
+    call.tenant = identity.tenant;
+  }
 
   openai::ApiResult<openai::RequestInfo> info = openai::InspectRequest(req.body());
   if (!info) {
@@ -358,6 +414,11 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     co_return;
   }
   call.model = *info->model;
+  if (call.tenant != nullptr && !call.tenant->MayUse(call.model)) {
+    call.quota_outcome = "forbidden";
+    co_await writer.Send(reject(ModelNotAllowed(call.tenant->name, call.model)));
+    co_return;
+  }
 
   std::shared_ptr<const Snapshot> snapshot = ctx_.snapshot->load();
   if (!snapshot) {
@@ -397,6 +458,55 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
   std::vector<uint32_t> token_ids;
   if (policy->needs_tokens() && ctx_.tokenizer != nullptr) {
     token_ids = PromptTokenIds(*ctx_.tokenizer, call.kind, req.body());
+  }
+
+  // Quotas: max tokens per request, then check-and-consume of the tenant's windows.
+  if (call.tenant != nullptr) {
+    const tenant::TenantSpec& who = *call.tenant;
+    std::optional<int64_t> max_tokens;
+    if (call.kind != RouteKind::kEmbedding) {
+      max_tokens = openai::RequestedMaxTokens(req.body());
+      if (std::optional<uint64_t> cap = who.MaxTokensPerRequest(call.model)) {
+        if (max_tokens && static_cast<uint64_t>(*max_tokens) > *cap) {
+          call.quota_outcome = "max_tokens";
+          co_await writer.Send(reject(MaxTokensTooLarge(*max_tokens, *cap)));
+          co_return;
+        }
+        if (!max_tokens) {
+          max_tokens = static_cast<int64_t>(*cap);
+          req.body() = openai::WithMaxTokens(req.body(), *max_tokens);
+        }
+      }
+    }
+    std::vector<tenant::Scope> scopes = tenant::ScopesFor(who, call.model);
+    if (!scopes.empty()) {
+      const bool counts_tokens = std::any_of(scopes.begin(), scopes.end(), [](const auto& s) {
+        return s.limits->tokens_per_minute.has_value();
+      });
+      if (counts_tokens && token_ids.empty() && ctx_.tokenizer != nullptr) {
+        token_ids = PromptTokenIds(*ctx_.tokenizer, call.kind, req.body());
+      }
+      const uint64_t reserve = token_ids.size() + static_cast<uint64_t>(max_tokens.value_or(0));
+      Result<tenant::Admission> admission = co_await ctx_.quota->Admit(who, call.model, reserve);
+      if (!admission) {
+        call.quota_outcome = "unavailable";
+        if (!ctx_.quota_fail_open) {
+          co_await writer.Send(reject(QuotaUnavailable(admission.error().message)));
+          co_return;
+        }
+      } else if (!admission->allowed) {
+        call.quota_outcome = "rate_limited";
+        AddRateLimitHeaders(*admission, call.headers);
+        co_await writer.Send(reject(RateLimited(*admission, call.model)));
+        co_return;
+      } else {
+        call.quota_outcome = "admitted";
+        AddRateLimitHeaders(*admission, call.headers);
+        call.grant = std::move(admission->grant);
+      }
+    } else {
+      call.quota_outcome = "unlimited";
+    }
   }
   const auto prompt_tokens = static_cast<int64_t>(token_ids.size());
 
@@ -615,6 +725,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
       response.set("routing-strategy", call.strategy);
       response.set("target-pod", endpoint.spec.name);
       response.set(kAttemptCountHeader, std::to_string(attempt + 1));
+      call.AddHeaders(response);
       co_await writer.Send(std::move(response));
       co_return;
     }
@@ -649,6 +760,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     head.set("routing-strategy", call.strategy);
     head.set("target-pod", endpoint.spec.name);
     head.set(kAttemptCountHeader, std::to_string(attempt + 1));
+    call.AddHeaders(head);
     Result<void> started = co_await writer.StartStream(std::move(head));
     if (!started) co_return;
     call.status = 200;
@@ -728,6 +840,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     last_upstream_error->set("routing-strategy", call.strategy);
     last_upstream_error->set("target-pod", last_upstream_endpoint);
     last_upstream_error->set(kAttemptCountHeader, std::to_string(call.attempts));
+    call.AddHeaders(*last_upstream_error);
     net::Response response = std::move(*last_upstream_error);
     co_await writer.Send(std::move(response));
     co_return;

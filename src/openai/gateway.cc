@@ -1,11 +1,13 @@
 #include "openai/gateway.h"
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
 #include <cctype>
+#include <cstdint>
 
 #include "openai/requests.h"
 
@@ -114,6 +116,29 @@ UsageRewrite RewriteForUsage(std::string_view body) {
   out.body = json::serialize(v);
   out.strip_usage = true;
   return out;
+}
+
+std::optional<int64_t> RequestedMaxTokens(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec, {}, ParseOptions());
+  if (ec || !v.is_object()) return std::nullopt;
+  const json::object& o = v.get_object();
+  for (std::string_view name : {"max_completion_tokens", "max_tokens"}) {
+    const json::value* f = o.if_contains(name);
+    if (f == nullptr || f->is_null()) continue;
+    if (f->is_int64() && f->get_int64() >= 0) return f->get_int64();
+    if (f->is_uint64()) return static_cast<int64_t>(std::min<uint64_t>(f->get_uint64(), INT64_MAX));
+    return std::nullopt;  // not an integer: vLLM answers that itself
+  }
+  return std::nullopt;
+}
+
+std::string WithMaxTokens(std::string_view body, int64_t n) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec, {}, ParseOptions());
+  if (ec || !v.is_object()) return std::string(body);
+  v.get_object()["max_tokens"] = n;
+  return json::serialize(v);
 }
 
 SseEventKind ClassifySseData(std::string_view data, Usage* usage) {

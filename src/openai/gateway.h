@@ -7,6 +7,7 @@
 // sees exactly what vLLM would have sent it. Pure functions; any thread.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,16 @@ struct UsageRewrite {
 // appears that vLLM would not have sent). Non-streaming or unparsable bodies, and bodies whose
 // stream_options is not an object, pass through unchanged (vLLM will answer them itself).
 UsageRewrite RewriteForUsage(std::string_view body);
+
+// The output cap a chat or completion request asks for: max_completion_tokens (chat's newer
+// name, which vLLM prefers) else max_tokens, when it is a non-negative integer. Nullopt when
+// neither is set (null counts as unset) or the body does not parse; vLLM rejects bad values
+// itself.
+std::optional<int64_t> RequestedMaxTokens(std::string_view body);
+
+// The body with max_tokens set to `n` (for a request that set no cap; other fields kept). A body
+// that is not a JSON object comes back unchanged.
+std::string WithMaxTokens(std::string_view body, int64_t n);
 
 enum class SseEventKind {
   kChunk,      // a completion/chat chunk with choices (forward)

@@ -129,3 +129,28 @@ TEST(ClassifySseDataTest, FindsTheUsageChunk) {
 
 }  // namespace
 }  // namespace brix::openai
+
+namespace brix::openai {
+namespace {
+
+TEST(MaxTokensTest, ReadsTheCapAVllmRequestAsksFor) {
+  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":100})"), 100);
+  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":100,"max_completion_tokens":7})"), 7);
+  EXPECT_EQ(RequestedMaxTokens(R"({"max_completion_tokens":null,"max_tokens":5})"), 5);
+  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":null})"), std::nullopt);
+  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":"100"})"), std::nullopt);
+  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":-1})"), std::nullopt);
+  EXPECT_EQ(RequestedMaxTokens("{}"), std::nullopt);
+  EXPECT_EQ(RequestedMaxTokens("not json"), std::nullopt);
+}
+
+TEST(MaxTokensTest, WithMaxTokensSetsTheCapAndKeepsTheRest) {
+  const std::string body = WithMaxTokens(R"({"model":"m","messages":[],"stream":true})", 64);
+  EXPECT_EQ(RequestedMaxTokens(body), 64);
+  EXPECT_NE(body.find(R"("model":"m")"), std::string::npos);
+  EXPECT_NE(body.find(R"("stream":true)"), std::string::npos);
+  EXPECT_EQ(WithMaxTokens("[1]", 5), "[1]");
+}
+
+}  // namespace
+}  // namespace brix::openai

@@ -40,7 +40,7 @@ export function endpointsYaml(sims, { models = null, modelSpecs = [], names = nu
 }
 
 // Starts the gateway on a free port with `yaml` as its endpoints file; resolves to
-// {url, base, proc, file, accessLog, stop(), kill()}.
+// {url, adminUrl, base, proc, file, accessLog, stop(), kill()}.
 export async function startGateway(yaml, args = []) {
   const file = tempPath('endpoints.yaml');
   fs.writeFileSync(file, yaml);
@@ -51,16 +51,24 @@ export async function startGateway(yaml, args = []) {
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
   const lines = readline.createInterface({ input: proc.stdout });
-  const url = await new Promise((resolve, reject) => {
+  // With --admin-port the gateway prints its admin URL on the line after the serving one.
+  const wantAdmin = args.includes('--admin-port');
+  let url = null;
+  let adminUrl = null;
+  await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`brix gateway did not start: ${stderr}`)), 60000);
     lines.on('line', (line) => {
       const m = line.match(/serving on (http:\/\/[^ ]+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+      if (m) url = m[1];
+      const a = line.match(/admin API on (http:\/\/[^ ]+)/);
+      if (a) adminUrl = a[1];
+      if (url && (adminUrl || !wantAdmin)) { clearTimeout(timer); resolve(); }
     });
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`brix gateway exited ${code}: ${stderr}`)); });
   });
   return {
     url,
+    adminUrl,
     base: `${url}/v1`,
     proc,
     file,

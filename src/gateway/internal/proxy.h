@@ -17,6 +17,9 @@
 #include "gateway/endpoints.h"
 #include "gateway/gateway.h"
 #include "gateway/gateway_metrics.h"
+#include "gateway/quota_backend.h"
+#include "gateway/tenancy.h"
+#include "gateway/tenant_store.h"
 #include "net/client.h"
 #include "net/server.h"
 #include "tokenizer/tokenizer.h"
@@ -34,6 +37,13 @@ struct ProxyContext {
   const std::atomic<std::shared_ptr<const Snapshot>>* snapshot = nullptr;
   GatewayMetrics* metrics = nullptr;
   std::shared_ptr<spdlog::logger> access_log;  // null: no access log
+  // Tenancy. Null `tenants`: an open gateway (no keys, no quotas). Otherwise every request needs a
+  // key (or a `user` header from a `trusted` network) and passes `quota` before routing.
+  const std::atomic<std::shared_ptr<const TenantDirectory>>* tenants = nullptr;
+  QuotaBackend* quota = nullptr;
+  const TrustedNetworks* trusted = nullptr;
+  // When the quota backend cannot decide: admit uncounted (true) or answer 503 (false).
+  bool quota_fail_open = true;
   // A request to `state` failed in a way that counts towards ejection.
   std::function<void(EndpointState& state, std::string_view why)> on_failure;
 };
