@@ -6,9 +6,11 @@
 #include <optional>
 #include <queue>
 #include <random>
+#include <unordered_map>
 
 #include "base/check.h"
 #include "router/router.h"
+#include "tenant/fair_queue.h"
 
 namespace brix::cluster {
 
@@ -124,6 +126,13 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
   if (config.scrape_interval <= Duration::zero()) {
     return InvalidArgument("scrape interval must be > 0");
   }
+  if (config.max_in_flight_per_replica < 0) {
+    return InvalidArgument("max_in_flight_per_replica must be >= 0");
+  }
+  if (config.queueing != "fair" && config.queueing != "fifo") {
+    return InvalidArgument(
+        fmt::format("queueing \"{}\": must be \"fair\" or \"fifo\"", config.queueing));
+  }
   Result<std::unique_ptr<router::Policy>> policy = router::MakePolicy(config.policy);
   if (!policy) return policy.error();
 
@@ -195,6 +204,25 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
   TimePoint clock = kOrigin;
   TimePoint last_completion = kOrigin;
   std::vector<router::EndpointView> views(replicas.size());
+  // The gateway's admission queue (cluster.h): tickets -> (session, turn).
+  const bool gated = config.max_in_flight_per_replica > 0;
+  const bool fair = config.queueing == "fair";
+  const int64_t slots = config.max_in_flight_per_replica;
+  const int64_t reserve = config.reserve_per_replica >= 0
+                              ? std::min(config.reserve_per_replica, slots)
+                              : std::max<int64_t>(1, slots / 8);
+  const int64_t total_slots = slots * static_cast<int64_t>(replicas.size());
+  tenant::ShareTracker shares;
+  auto tenant_of = [&](const workload::Session& s) {
+    return fair ? std::string_view(s.tenant) : std::string_view();
+  };
+  // Whether a request of `tenant` may take a slot on `r` (cluster.h: the reserve rule).
+  auto has_room = [&](const Replica& r, std::string_view tenant, TimePoint now) {
+    const bool over = shares.AtOrOverShare(tenant, total_slots, Seconds(now));
+    return r.in_flight < slots - (over ? reserve : 0);
+  };
+  tenant::FairQueue queue;
+  std::unordered_map<uint64_t, std::pair<size_t, size_t>> queued;
   // Per record: still counted in its replica's awaiting_* (routed, no first token yet).
   std::vector<bool> awaiting(result.records.size());
   auto settle_first_token = [&](Replica& replica, size_t index) {
@@ -230,6 +258,113 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
     clock = std::max(clock, deadline);
   };
 
+  // Routes record (session, turn) and hands it to the chosen engine at `now`; its prompt ids are
+  // already in history[session_index].
+  std::vector<size_t> candidates;
+  auto start = [&](size_t session_index, size_t turn_index, TimePoint now) {
+    const workload::Session& session = workload.sessions[session_index];
+    const workload::Turn& turn = session.turns[turn_index];
+    const size_t index = first_record[session_index] + turn_index;
+    report::RequestRecord& record = result.records[index];
+    std::vector<uint32_t>& ids = history[session_index];
+    // Gated: only replicas with a free slot are candidates.
+    candidates.clear();
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      if (!gated || has_room(replicas[i], tenant_of(session), now)) {
+        candidates.push_back(i);
+      }
+    }
+    views.resize(candidates.size());
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      const Replica& r = replicas[candidates[c]];
+      router::EndpointView& v = views[c];
+      v.name = r.name;
+      v.address = r.name;
+      v.in_flight = r.in_flight;
+      v.in_flight_tokens = r.in_flight_tokens;
+      v.awaiting_first_token = r.awaiting_first_token;
+      v.awaiting_prompt_tokens = r.awaiting_prompt_tokens;
+      v.cache = r.cache.get();
+      v.latency = r.latency.get();
+      v.metrics = r.metrics ? &*r.metrics : nullptr;
+      v.metrics_age_s = std::chrono::duration<double>(now - r.scraped_at).count();
+      v.models = r.models;
+    }
+    const std::string session_id = std::to_string(session.id);
+    router::RouteRequest request;
+    request.model = config.model;
+    if ((*policy)->needs_tokens()) request.token_ids = ids;
+    // A client keeping a conversation on one replica names it the way AIBrix's
+    // session-affinity expects.
+    request.header = [&](std::string_view name) -> std::optional<std::string_view> {
+      if (name == "x-aibrix-session-key") return std::string_view(session_id);
+      return std::nullopt;
+    };
+    request.random = rng();
+    request.now_s = Seconds(now);
+    Result<size_t> picked = router::Route(**policy, request, views);
+    auto fail = [&](std::string why) {
+      record.outcome = report::Outcome::kFailed;
+      record.error = std::move(why);
+      record.end_s = record.sent_s;
+      arrivals_left -= session.turns.size() - turn_index - 1;  // the session ends here
+    };
+    if (!picked) {
+      fail("routing: " + picked.error().message);
+      return;
+    }
+    Replica& replica = replicas[candidates[*picked]];
+    record.replica = replica.name;
+    record.attempts = 1;
+    engine::Request add;
+    add.id = index;
+    add.prompt.assign(ids.begin(), ids.end());
+    add.max_output_tokens = static_cast<int32_t>(std::min<int64_t>(turn.output_tokens, INT32_MAX));
+    add.output_tokens = 0;  // ignore_eos, as brix bench asks
+    // The answer's ids, deterministic per request, so that the next turn repeats them.
+    std::vector<uint32_t> answer;
+    text.AppendIds({workload::MakeKey(workload::KeySpace::kUnique, (uint64_t{1} << 40) + index),
+                    turn.output_tokens},
+                   &answer);
+    add.output_token_ids.assign(answer.begin(), answer.end());
+    add.arrival = now;
+    Result<void> added = replica.engine->Add(std::move(add));
+    if (!added) {
+      fail("engine: " + added.error().message);
+      return;
+    }
+    ++replica.in_flight;
+    replica.in_flight_tokens += record.input_tokens;
+    ++replica.awaiting_first_token;
+    replica.awaiting_prompt_tokens += record.input_tokens;
+    awaiting[index] = true;
+    ++replica.requests;
+    ++in_flight;
+    shares.Started(tenant_of(session));
+    queue.Charge(tenant_of(session), static_cast<double>(record.input_tokens),
+                 static_cast<double>(turn.output_tokens));
+    if (turn_index + 1 < session.turns.size()) {
+      ids.insert(ids.end(), answer.begin(), answer.end());
+    } else {
+      std::vector<uint32_t>().swap(ids);
+    }
+  };
+  // Starts queued requests while some replica has a free slot.
+  auto dispatch = [&](TimePoint now) {
+    auto eligible = [&](std::string_view tenant) {
+      return std::any_of(replicas.begin(), replicas.end(),
+                         [&](const Replica& r) { return has_room(r, tenant, now); });
+    };
+    while (!queue.empty()) {
+      std::optional<tenant::FairQueue::Next> next = queue.Pop(eligible);
+      if (!next) break;
+      auto it = queued.find(next->ticket);
+      const auto [session_index, turn_index] = it->second;
+      queued.erase(it);
+      start(session_index, turn_index, now);
+    }
+  };
+
   while (!events.empty()) {
     const TimePoint next = events.top().t;
     if (next > clock) advance(std::min(next, clock + horizon));
@@ -262,76 +397,13 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
         for (const workload::Segment& segment : turn.prompt) text.AppendIds(segment, &ids);
         record.input_tokens = static_cast<int64_t>(ids.size());
 
-        for (size_t i = 0; i < replicas.size(); ++i) {
-          const Replica& r = replicas[i];
-          router::EndpointView& v = views[i];
-          v.name = r.name;
-          v.address = r.name;
-          v.in_flight = r.in_flight;
-          v.in_flight_tokens = r.in_flight_tokens;
-          v.awaiting_first_token = r.awaiting_first_token;
-          v.awaiting_prompt_tokens = r.awaiting_prompt_tokens;
-          v.cache = r.cache.get();
-          v.latency = r.latency.get();
-          v.metrics = r.metrics ? &*r.metrics : nullptr;
-          v.metrics_age_s = std::chrono::duration<double>(e.t - r.scraped_at).count();
-          v.models = r.models;
-        }
-        const std::string session_id = std::to_string(session.id);
-        router::RouteRequest request;
-        request.model = config.model;
-        if ((*policy)->needs_tokens()) request.token_ids = ids;
-        // A client keeping a conversation on one replica names it the way AIBrix's
-        // session-affinity expects.
-        request.header = [&](std::string_view name) -> std::optional<std::string_view> {
-          if (name == "x-aibrix-session-key") return std::string_view(session_id);
-          return std::nullopt;
-        };
-        request.random = rng();
-        request.now_s = Seconds(e.t);
-        Result<size_t> picked = router::Route(**policy, request, views);
-        auto fail = [&](std::string why) {
-          record.outcome = report::Outcome::kFailed;
-          record.error = std::move(why);
-          record.end_s = record.sent_s;
-          arrivals_left -= session.turns.size() - e.turn - 1;  // the session ends here
-        };
-        if (!picked) {
-          fail("routing: " + picked.error().message);
-          break;
-        }
-        Replica& replica = replicas[*picked];
-        record.replica = replica.name;
-        record.attempts = 1;
-        engine::Request add;
-        add.id = index;
-        add.prompt.assign(ids.begin(), ids.end());
-        add.max_output_tokens =
-            static_cast<int32_t>(std::min<int64_t>(turn.output_tokens, INT32_MAX));
-        add.output_tokens = 0;  // ignore_eos, as brix bench asks
-        // The answer's ids, deterministic per request, so that the next turn repeats them.
-        std::vector<uint32_t> answer;
-        text.AppendIds({workload::MakeKey(workload::KeySpace::kUnique, (uint64_t{1} << 40) + index),
-                        turn.output_tokens},
-                       &answer);
-        add.output_token_ids.assign(answer.begin(), answer.end());
-        add.arrival = e.t;
-        Result<void> added = replica.engine->Add(std::move(add));
-        if (!added) {
-          fail("engine: " + added.error().message);
-          break;
-        }
-        ++replica.in_flight;
-        replica.in_flight_tokens += record.input_tokens;
-        ++replica.awaiting_first_token;
-        replica.awaiting_prompt_tokens += record.input_tokens;
-        awaiting[index] = true;
-        ++replica.requests;
-        ++in_flight;
-        if (e.turn + 1 < session.turns.size()) {
-          ids.insert(ids.end(), answer.begin(), answer.end());
+        if (gated) {
+          shares.Arrived(tenant_of(session), 1, Seconds(e.t));
+          const uint64_t ticket = queue.Push(tenant_of(session), 1);
+          queued.emplace(ticket, std::make_pair(e.session, e.turn));
+          dispatch(e.t);
         } else {
-          std::vector<uint32_t>().swap(ids);
+          start(e.session, e.turn, e.t);
         }
         break;
       }
@@ -361,6 +433,15 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
         const size_t session_index = static_cast<size_t>(it - first_record.begin()) - 1;
         const workload::Session& session = workload.sessions[session_index];
         const size_t turn = static_cast<size_t>(record.turn);
+        if (gated) {
+          // The slot is free: correct the estimate charged at the start, then start whoever is
+          // next.
+          shares.Finished(tenant_of(session));
+          queue.Charge(tenant_of(session), 0,
+                       static_cast<double>(f.output_tokens) -
+                           static_cast<double>(session.turns[turn].output_tokens));
+          dispatch(e.t);
+        }
         if (f.reason == engine::FinishReason::kAbort) {
           record.outcome = report::Outcome::kFailed;
           record.error = "engine aborted the request (it cannot fit the KV cache)";

@@ -12,7 +12,8 @@
 // What the router sees is what `brix gateway` would see: exact in-flight counts (requests routed
 // to a replica and not yet finished) and engine metrics only as fresh as the last scrape, taken
 // every scrape_interval from the engine's own counters (the numbers its /metrics would show).
-// Network and gateway time are zero.
+// Network and gateway time are zero. With max_in_flight_per_replica the gateway's admission
+// queue is modelled too: a request's TTFT then includes its wait there.
 //
 // Prompts: a turn's tokens are the PromptText ids of its segments (no chat template), after the
 // conversation so far (earlier prompts and answers) for later turns. Answers are deterministic
@@ -55,6 +56,14 @@ struct ClusterConfig {
   std::string model = "model";           // the model name routed on
   base::Duration scrape_interval = std::chrono::milliseconds(100);
   uint64_t seed = 1;
+  // The gateway's fair-share admission (tenant/fair_queue.h, gateway.h FairShareOptions): at
+  // most this many requests in flight per replica; the rest wait at the gateway and start as
+  // requests finish, in the order of `queueing`. A tenant holding its share of all slots or more
+  // may not take a replica's last reserve_per_replica slots. 0: no queue, every request is routed
+  // on arrival and waits in an engine.
+  int64_t max_in_flight_per_replica = 0;
+  int64_t reserve_per_replica = -1;  // -1: max_in_flight_per_replica / 8, at least 1
+  std::string queueing = "fair";
 };
 
 struct ReplicaReport {

@@ -55,6 +55,8 @@ struct Session {
   double start_s = 0;  // arrival of the first turn, seconds after the workload starts
   double think_s = 0;  // from the end of an answer to the next turn
   std::vector<Turn> turns;
+  // Who sends it, for per-tenant fairness in the cluster simulator; empty: one anonymous tenant.
+  std::string tenant;
 };
 
 struct Workload {
