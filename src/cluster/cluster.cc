@@ -211,18 +211,16 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
   const int64_t reserve = config.reserve_per_replica >= 0
                               ? std::min(config.reserve_per_replica, slots)
                               : std::max<int64_t>(1, slots / 8);
-  const int64_t total_slots = slots * static_cast<int64_t>(replicas.size());
-  tenant::ShareTracker shares;
-  auto tenant_of = [&](const workload::Session& s) {
-    return fair ? std::string_view(s.tenant) : std::string_view();
-  };
-  // Whether a request of `tenant` may take a slot on `r` (cluster.h: the reserve rule).
-  auto has_room = [&](const Replica& r, std::string_view tenant, TimePoint now) {
-    const bool over = shares.AtOrOverShare(tenant, total_slots, Seconds(now));
-    return r.in_flight < slots - (over ? reserve : 0);
-  };
-  tenant::FairQueue queue;
-  std::unordered_map<uint64_t, std::pair<size_t, size_t>> queued;
+  // In arrival order ("fifo") every request is one anonymous tenant's.
+  auto tenant_of = [&](const workload::Session& s) { return fair ? s.tenant : std::string(); };
+  std::optional<tenant::FairShareGate> gate;
+  if (gated) {
+    gate.emplace(
+        tenant::FairShareGate::Options{.slots = slots * static_cast<int64_t>(replicas.size()),
+                                       .reserve = reserve * static_cast<int64_t>(replicas.size())});
+  }
+  std::unordered_map<uint64_t, std::pair<size_t, size_t>> queued;  // ticket -> (session, turn)
+  std::vector<uint64_t> ticket_of(result.records.size());          // by record
   // Per record: still counted in its replica's awaiting_* (routed, no first token yet).
   std::vector<bool> awaiting(result.records.size());
   auto settle_first_token = [&](Replica& replica, size_t index) {
@@ -267,13 +265,8 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
     const size_t index = first_record[session_index] + turn_index;
     report::RequestRecord& record = result.records[index];
     std::vector<uint32_t>& ids = history[session_index];
-    // Gated: only replicas with a free slot are candidates.
-    candidates.clear();
-    for (size_t i = 0; i < replicas.size(); ++i) {
-      if (!gated || has_room(replicas[i], tenant_of(session), now)) {
-        candidates.push_back(i);
-      }
-    }
+    candidates.resize(replicas.size());
+    for (size_t i = 0; i < replicas.size(); ++i) candidates[i] = i;
     views.resize(candidates.size());
     for (size_t c = 0; c < candidates.size(); ++c) {
       const Replica& r = replicas[candidates[c]];
@@ -304,6 +297,7 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
     request.now_s = Seconds(now);
     Result<size_t> picked = router::Route(**policy, request, views);
     auto fail = [&](std::string why) {
+      if (gated) gate->Release(ticket_of[index], 0, 0);  // dispatch's loop starts the next
       record.outcome = report::Outcome::kFailed;
       record.error = std::move(why);
       record.end_s = record.sent_s;
@@ -340,28 +334,23 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
     awaiting[index] = true;
     ++replica.requests;
     ++in_flight;
-    shares.Started(tenant_of(session));
-    queue.Charge(tenant_of(session), static_cast<double>(record.input_tokens),
-                 static_cast<double>(turn.output_tokens));
     if (turn_index + 1 < session.turns.size()) {
       ids.insert(ids.end(), answer.begin(), answer.end());
     } else {
       std::vector<uint32_t>().swap(ids);
     }
   };
-  // Starts queued requests while some replica has a free slot.
+  // Starts the queued requests the gate lets in.
   auto dispatch = [&](TimePoint now) {
-    auto eligible = [&](std::string_view tenant) {
-      return std::any_of(replicas.begin(), replicas.end(),
-                         [&](const Replica& r) { return has_room(r, tenant, now); });
-    };
-    while (!queue.empty()) {
-      std::optional<tenant::FairQueue::Next> next = queue.Pop(eligible);
-      if (!next) break;
-      auto it = queued.find(next->ticket);
-      const auto [session_index, turn_index] = it->second;
-      queued.erase(it);
-      start(session_index, turn_index, now);
+    for (;;) {
+      const std::vector<uint64_t> started = gate->Admit(Seconds(now));
+      if (started.empty()) break;
+      for (uint64_t ticket : started) {
+        auto it = queued.find(ticket);
+        const auto [session_index, turn_index] = it->second;
+        queued.erase(it);
+        start(session_index, turn_index, now);
+      }
     }
   };
 
@@ -398,9 +387,12 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
         record.input_tokens = static_cast<int64_t>(ids.size());
 
         if (gated) {
-          shares.Arrived(tenant_of(session), 1, Seconds(e.t));
-          const uint64_t ticket = queue.Push(tenant_of(session), 1);
+          const uint64_t ticket =
+              gate->Arrive({tenant_of(session), 1, static_cast<double>(record.input_tokens),
+                            static_cast<double>(turn.output_tokens)},
+                           Seconds(e.t));
           queued.emplace(ticket, std::make_pair(e.session, e.turn));
+          ticket_of[index] = ticket;
           dispatch(e.t);
         } else {
           start(e.session, e.turn, e.t);
@@ -434,12 +426,10 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
         const workload::Session& session = workload.sessions[session_index];
         const size_t turn = static_cast<size_t>(record.turn);
         if (gated) {
-          // The slot is free: correct the estimate charged at the start, then start whoever is
+          // The slot is free (and the estimate charged at the start corrected): start whoever is
           // next.
-          shares.Finished(tenant_of(session));
-          queue.Charge(tenant_of(session), 0,
-                       static_cast<double>(f.output_tokens) -
-                           static_cast<double>(session.turns[turn].output_tokens));
+          gate->Release(ticket_of[f.id], static_cast<double>(record.input_tokens),
+                        static_cast<double>(f.output_tokens));
           dispatch(e.t);
         }
         if (f.reason == engine::FinishReason::kAbort) {

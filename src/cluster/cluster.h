@@ -56,11 +56,11 @@ struct ClusterConfig {
   std::string model = "model";           // the model name routed on
   base::Duration scrape_interval = std::chrono::milliseconds(100);
   uint64_t seed = 1;
-  // The gateway's fair-share admission (tenant/fair_queue.h, gateway.h FairShareOptions): at
-  // most this many requests in flight per replica; the rest wait at the gateway and start as
-  // requests finish, in the order of `queueing`. A tenant holding its share of all slots or more
-  // may not take a replica's last reserve_per_replica slots. 0: no queue, every request is routed
-  // on arrival and waits in an engine.
+  // The gateway's fair-share admission (tenant::FairShareGate, as the gateway runs it per
+  // model): at most max_in_flight_per_replica x replicas requests in flight; the rest wait at the
+  // gateway and start as requests finish, in the order of `queueing`. A tenant holding its share
+  // of the slots or more may not take the last reserve_per_replica x replicas of them. 0: no
+  // admission, every request is routed on arrival and waits in an engine.
   int64_t max_in_flight_per_replica = 0;
   int64_t reserve_per_replica = -1;  // -1: max_in_flight_per_replica / 8, at least 1
   std::string queueing = "fair";

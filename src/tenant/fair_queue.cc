@@ -114,4 +114,45 @@ bool ShareTracker::AtOrOverShare(std::string_view tenant, int64_t total_slots, d
   return static_cast<double>(me->second.in_flight) >= share;
 }
 
+uint64_t FairShareGate::Arrive(Request request, double now_s) {
+  shares_.Arrived(request.tenant, request.weight, now_s);
+  const uint64_t ticket = queue_.Push(request.tenant, request.weight);
+  requests_.emplace(ticket, std::move(request));
+  return ticket;
+}
+
+std::vector<uint64_t> FairShareGate::Admit(double now_s) {
+  std::vector<uint64_t> out;
+  auto room_for = [&](std::string_view tenant) {
+    const bool over = shares_.AtOrOverShare(tenant, options_.slots, now_s);
+    return started_count_ < options_.slots - (over ? options_.reserve : 0);
+  };
+  while (!queue_.empty() && started_count_ < options_.slots) {
+    std::optional<FairQueue::Next> next = queue_.Pop(room_for);
+    if (!next) break;
+    const Request& r = requests_.at(next->ticket);
+    queue_.Charge(r.tenant, r.prompt_tokens, r.output_tokens);
+    shares_.Started(r.tenant);
+    ++started_count_;
+    out.push_back(next->ticket);
+  }
+  return out;
+}
+
+bool FairShareGate::Cancel(uint64_t ticket) {
+  if (!queue_.Remove(ticket)) return false;
+  requests_.erase(ticket);
+  return true;
+}
+
+void FairShareGate::Release(uint64_t ticket, double prompt_tokens, double output_tokens) {
+  auto it = requests_.find(ticket);
+  if (it == requests_.end()) return;
+  const Request& r = it->second;
+  queue_.Charge(r.tenant, prompt_tokens - r.prompt_tokens, output_tokens - r.output_tokens);
+  shares_.Finished(r.tenant);
+  --started_count_;
+  requests_.erase(it);
+}
+
 }  // namespace brix::tenant

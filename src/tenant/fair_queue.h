@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace brix::tenant {
 
@@ -119,6 +120,66 @@ class ShareTracker {
   double window_s_;
   uint64_t arrivals_ = 0;
   std::map<std::string, Tenant, std::less<>> tenants_;
+};
+
+// FairShareGate: the admission in front of a set of engines, shared by the gateway (one per
+// model) and the cluster simulator, so that what the simulator proves is what the gateway does.
+//
+//   FairShareGate gate({.slots = 32 * endpoints, .reserve = 4 * endpoints});
+//   uint64_t t = gate.Arrive({"acme", weight, prompt_tokens, max_tokens}, now_s);
+//   for (uint64_t started : gate.Admit(now_s)) ...   // these may go to an engine now
+//   ... a started request ends ...
+//   gate.Release(t, prompt_tokens, completion_tokens);  // then Admit again
+//
+// At most `slots` requests are started and not released. Waiting requests start in FairQueue
+// order; a tenant at or over its share of the slots (ShareTracker) may not take the last
+// `reserve` of them. Admit charges each request's estimate (prompt + max tokens) to its tenant's
+// counter; Release corrects it to the real usage.
+//
+// Not thread-safe (the gateway holds a lock around it); pure.
+class FairShareGate {
+ public:
+  struct Options {
+    int64_t slots = 0;    // > 0
+    int64_t reserve = 0;  // 0 .. slots
+    double active_window_s = 60;
+  };
+  struct Request {
+    std::string tenant;
+    double weight = 1;
+    double prompt_tokens = 0;
+    double output_tokens = 0;  // the estimate: max tokens
+  };
+
+  explicit FairShareGate(Options options) : options_(options), shares_(options.active_window_s) {}
+
+  // Slots and reserve change with the number of endpoints; requests over a smaller cap keep
+  // their slots, and no new one starts until the count is under it.
+  void Resize(int64_t slots, int64_t reserve) {
+    options_.slots = slots;
+    options_.reserve = reserve;
+  }
+
+  // A request starts waiting; returns its ticket. Call Admit() next: it may start at once.
+  uint64_t Arrive(Request request, double now_s);
+  // The waiting requests that may start now, in order; each now holds a slot.
+  std::vector<uint64_t> Admit(double now_s);
+  // A waiting request gives up (timeout, client gone). False if it is not waiting (it was
+  // admitted meanwhile: Release it instead).
+  bool Cancel(uint64_t ticket);
+  // A started request ends with its real usage; frees its slot. Call Admit() next.
+  void Release(uint64_t ticket, double prompt_tokens, double output_tokens);
+
+  int64_t started() const { return started_count_; }
+  size_t waiting() const { return queue_.size(); }
+  double counter(std::string_view tenant) const { return queue_.counter(tenant); }
+
+ private:
+  Options options_;
+  FairQueue queue_;
+  ShareTracker shares_;
+  std::unordered_map<uint64_t, Request> requests_;  // waiting and started, by ticket
+  int64_t started_count_ = 0;
 };
 
 }  // namespace brix::tenant

@@ -176,5 +176,44 @@ TEST(ShareTrackerTest, SharesAreSplitAmongActiveTenantsByWeight) {
   EXPECT_EQ(weighted.in_flight("nobody"), 0);
 }
 
+TEST(FairShareGateTest, SlotsCapStartsAndReleasesLetTheNextIn) {
+  FairShareGate gate({.slots = 2, .reserve = 0});
+  const uint64_t a = gate.Arrive({"acme", 1, 10, 10}, 0);
+  const uint64_t b = gate.Arrive({"acme", 1, 10, 10}, 0);
+  const uint64_t c = gate.Arrive({"acme", 1, 10, 10}, 0);
+  EXPECT_EQ(gate.Admit(0), (std::vector<uint64_t>{a, b}));
+  EXPECT_EQ(gate.started(), 2);
+  EXPECT_EQ(gate.waiting(), 1u);
+  EXPECT_TRUE(gate.Admit(0).empty());
+  gate.Release(a, 10, 3);
+  // The estimate (10 + 2 * 10 each) was corrected for a: 7 output tokens fewer.
+  EXPECT_DOUBLE_EQ(gate.counter("acme"), 2 * 30 - 14);
+  EXPECT_EQ(gate.Admit(0), (std::vector<uint64_t>{c}));
+  // Cancelling a started request is refused (release it); a waiting one leaves quietly.
+  EXPECT_FALSE(gate.Cancel(b));
+  const uint64_t d = gate.Arrive({"acme", 1, 1, 1}, 0);
+  EXPECT_TRUE(gate.Cancel(d));
+  gate.Release(b, 10, 10);
+  EXPECT_TRUE(gate.Admit(0).empty());
+  EXPECT_EQ(gate.started(), 1);
+}
+
+TEST(FairShareGateTest, TheReserveIsLeftForTenantsUnderTheirShare) {
+  // 8 slots, 2 reserved. The flood fills 6 and then waits, although slots are free; calm's
+  // request then starts at once.
+  FairShareGate gate({.slots = 8, .reserve = 2});
+  gate.Arrive({"calm", 1, 1, 1}, 0);  // calm is active (it sent a request recently)
+  ASSERT_EQ(gate.Admit(0).size(), 1u);
+  for (int i = 0; i < 20; ++i) gate.Arrive({"flood", 1, 1, 1}, 1);
+  EXPECT_EQ(gate.Admit(1).size(), 5u);  // flood's share is 4; beyond it, only up to 8 - 2
+  EXPECT_EQ(gate.started(), 6);
+  const uint64_t calm = gate.Arrive({"calm", 1, 1, 1}, 2);
+  EXPECT_EQ(gate.Admit(2), (std::vector<uint64_t>{calm}));
+  // Alone (calm quiet for longer than the window), the flood may use every slot.
+  FairShareGate alone({.slots = 8, .reserve = 2});
+  for (int i = 0; i < 20; ++i) alone.Arrive({"flood", 1, 1, 1}, 0);
+  EXPECT_EQ(alone.Admit(0).size(), 8u);
+}
+
 }  // namespace
 }  // namespace brix::tenant
