@@ -30,6 +30,7 @@ struct GatewayFlags {
   std::string quota_fail = "open";
   std::string quota_timeout = "100ms";
   std::string tenants_reload = "1s";
+  std::string queue_timeout = "30s";
   int admin_port = -1;
   std::string admin_host = "127.0.0.1";
   std::string admin_token_file;
@@ -82,6 +83,7 @@ int RunGateway(GatewayFlags& f) {
       {"--drain-timeout", &f.drain_timeout, &o.server.drain_timeout},
       {"--quota-timeout", &f.quota_timeout, &o.tenancy.quota_timeout},
       {"--tenants-reload-interval", &f.tenants_reload, &o.tenancy.reload_interval},
+      {"--queue-timeout", &f.queue_timeout, &o.fair_share.queue_timeout},
   };
   for (auto& d : durations) {
     auto ms = Millis(d.flag, *d.text);
@@ -229,6 +231,20 @@ Command AddGatewayCommand(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--admin-token-file", flags->admin_token_file,
                   "file holding the admin API's bearer token (at least 16 characters)");
+  app->add_option("--max-in-flight-per-endpoint", o.fair_share.max_in_flight_per_endpoint,
+                  "fair-share admission: past this many requests in flight per endpoint of a "
+                  "model, new ones wait at the gateway and are let in by tenant fair share "
+                  "(0 = off: they wait in the engines' own FIFO queues)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  app->add_option("--reserve-per-endpoint", o.fair_share.reserve_per_endpoint,
+                  "of those slots, how many per endpoint a tenant at or over its share may not "
+                  "take (-1 = an eighth)")
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 20))
+      ->capture_default_str();
+  app->add_option("--queue-timeout", flags->queue_timeout,
+                  "longest a request waits for a fair-share slot before a 503")
+      ->capture_default_str();
   app->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   return Command{app, [flags] { return RunGateway(*flags); }};

@@ -115,6 +115,7 @@ struct Gateway::Impl {
   std::unique_ptr<TenantStore> tenant_store;
   std::atomic<std::shared_ptr<const TenantDirectory>> tenants;
   std::unique_ptr<QuotaBackend> quota;
+  std::unique_ptr<FairShare> fair_share;  // null when off
   TrustedNetworks trusted;
   std::unique_ptr<net::Server> admin_server;
   uint16_t admin_port = 0;
@@ -426,6 +427,14 @@ struct Gateway::Impl {
         }));
     if (!generation) return generation.error();
     callbacks.push_back(std::move(*generation));
+    auto waiting = registry.AddCallbackGauge(
+        {"brix_gateway_fair_share_waiting",
+         "Requests waiting at the gateway for a fair-share slot (0 when admission is off).",
+         {}},
+        metrics::SingleValue(
+            [this] { return fair_share ? static_cast<double>(fair_share->waiting()) : 0.0; }));
+    if (!waiting) return waiting.error();
+    callbacks.push_back(std::move(*waiting));
     return {};
   }
 
@@ -603,6 +612,15 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
     if (!file_source) return file_source.error();
     g.source = std::move(*file_source);
   }
+  if (g.options.fair_share.max_in_flight_per_endpoint < 0) {
+    return InvalidArgument("fair share: max in flight per endpoint must be >= 0");
+  }
+  if (g.options.fair_share.max_in_flight_per_endpoint > 0) {
+    if (g.options.fair_share.queue_timeout <= std::chrono::milliseconds(0)) {
+      return InvalidArgument("fair share: the queue timeout must be positive");
+    }
+    g.fair_share = std::make_unique<FairShare>(g.options.fair_share);
+  }
   ProxyContext context{.options = &g.options,
                        .policies = &g.policies,
                        .default_policy = g.default_policy,
@@ -614,6 +632,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
                        .quota = g.quota.get(),
                        .trusted = &g.trusted,
                        .quota_fail_open = g.options.tenancy.fail_open,
+                       .fair_share = g.fair_share.get(),
                        .on_failure = [&g](EndpointState& state, std::string_view why) {
                          g.NoteFailure(state, Clock::now(), why);
                        }};

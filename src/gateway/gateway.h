@@ -28,6 +28,7 @@
 
 #include "base/error.h"
 #include "discovery/discovery.h"
+#include "gateway/fair_share.h"
 #include "metrics/registry.h"
 #include "net/server.h"
 
@@ -100,6 +101,8 @@ struct GatewayOptions {
   std::string access_log = "off";
   net::ServerConfig server;
   TenancyOptions tenancy;
+  // Admission when engines are saturated (fair_share.h): off unless max_in_flight_per_endpoint.
+  FairShareOptions fair_share;
 };
 
 class Gateway {

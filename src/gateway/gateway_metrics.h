@@ -20,6 +20,7 @@
 //   brix_gateway_engine_metrics_age_seconds{endpoint}       staleness of the last good scrape
 //   brix_gateway_engine_running_requests{endpoint}, ..._waiting_requests, ..._kv_cache_usage
 //   brix_gateway_topology_generation
+//   brix_gateway_fair_share_waiting                        requests waiting for a slot
 // Model labels are only ever names the topology or the engines know (unknown models count
 // under model=""), so a client cannot grow the label set.
 #pragma once

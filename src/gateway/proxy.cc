@@ -251,12 +251,24 @@ struct Proxy::Call {
   std::shared_ptr<const TenantDirectory> directory;
   const tenant::TenantSpec* tenant = nullptr;
   std::optional<tenant::Grant> grant;
+  // The fair-share slot held while the request runs, and how long it waited for it.
+  std::optional<FairShare::Slot> slot;
+  std::optional<Clock::duration> queued;  // time waited for a fair-share slot
   std::string quota_outcome;  // for the log: "admitted", "rate_limited", "unavailable", ...
   // Added to every answer: the x-ratelimit-* budgets.
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
 void Proxy::Call::Settle() {
+  if (slot) {
+    // The fair-share counter learns the real service: the engine's usage when it came, else the
+    // estimate stands.
+    if (usage) {
+      slot->set_usage(static_cast<double>(std::max<int64_t>(usage->prompt_tokens, 0)),
+                      static_cast<double>(std::max<int64_t>(usage->completion_tokens, 0)));
+    }
+    slot.reset();
+  }
   if (!grant) return;
   // The engine's count when the answer carried usage. Without usage: an answer that started (or
   // a client that left while it ran) keeps its reservation, since the engine may have worked;
@@ -306,6 +318,9 @@ void Proxy::Call::Record() {
   line["routing_strategy"] = strategy;
   if (tenant != nullptr) line["tenant"] = tenant->name;
   if (!quota_outcome.empty()) line["quota"] = quota_outcome;
+  if (queued) {
+    line["queued_us"] = std::chrono::duration_cast<std::chrono::microseconds>(*queued).count();
+  }
   line["attempts"] = attempts;
   using std::chrono::duration_cast;
   using std::chrono::microseconds;
@@ -509,6 +524,43 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     }
   }
   const auto prompt_tokens = static_cast<int64_t>(token_ids.size());
+
+  // Fair-share admission: wait here, in the tenants' fair order, while the model's engines are
+  // saturated (fair_share.h).
+  if (ctx_.fair_share != nullptr) {
+    int64_t endpoints = 0;
+    for (const auto& state : snapshot->endpoints) {
+      if (state->removed.load() || state->health.ejected()) continue;
+      std::shared_ptr<const ServedModels> served = state->served.load();
+      if (served == nullptr) continue;
+      auto serves = [&](const std::vector<std::string>& names) {
+        return std::find(names.begin(), names.end(), call.model) != names.end();
+      };
+      if (serves(served->models) || serves(served->adapters)) ++endpoints;
+    }
+    if (endpoints > 0) {
+      FairShare::Ask ask;
+      ask.model = call.model;
+      if (call.tenant != nullptr) {
+        ask.tenant = call.tenant->name;
+        ask.weight = call.tenant->weight;
+      }
+      ask.prompt_tokens = static_cast<double>(prompt_tokens);
+      ask.max_tokens = static_cast<double>(
+          std::max<int64_t>(openai::RequestedMaxTokens(req.body()).value_or(0), 0));
+      Result<FairShare::Slot> slot =
+          co_await ctx_.fair_share->Acquire(std::move(ask), endpoints, call.start + timeout);
+      if (!slot) {
+        call.error = slot.error().message;
+        if (slot.error().code == Errc::kCancelled) co_return;
+        co_await writer.Send(
+            answer(503, ErrorJson(slot.error().message, "server_error", "\"overloaded\""), 1));
+        co_return;
+      }
+      call.queued = slot->waited();
+      call.slot.emplace(std::move(*slot));
+    }
+  }
 
   openai::UsageRewrite rewrite;
   if (call.stream) {

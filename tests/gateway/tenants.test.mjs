@@ -296,3 +296,47 @@ test('redis outage with fail open: requests are admitted uncounted', async () =>
     await g.stop();
   }
 });
+
+test('fair share: a flooding tenant queues behind its share; a quiet one overtakes its backlog', async () => {
+  const db = gw.proc.spawnargs[gw.proc.spawnargs.indexOf('--tenants-db') + 1];
+  const floodKey = await tenantWithKey(gw.adminUrl, 'flood');
+  const calmKey = await tenantWithKey(gw.adminUrl, 'calm');
+  // One replica serves MODEL, with 2 slots at the gateway.
+  const fair = await startGateway(yaml, ['--tenants-db', db, '--max-in-flight-per-endpoint', '2']);
+  try {
+    const finished = [];
+    const run = async (name, key, maxTokens) => {
+      const r = await chat(fair.base, key, { max_tokens: maxTokens, ignore_eos: true });
+      assert.equal(r.status, 200, r.text);
+      finished.push(name);
+    };
+    const flood = Array.from({ length: 10 }, (_, i) => run(`flood${i}`, floodKey, 60));
+    // The flood holds both slots and 8 of its requests wait.
+    await eventually(async () => metricValue(await metrics(fair.url), 'brix_gateway_fair_share_waiting') === 8, 10000, 'flood queued');
+    const calm = run('calm', calmKey, 2);
+    await Promise.all([...flood, calm]);
+    // Arrival order would put calm last; fair share lets it in at the first free slot (after at
+    // most one more flood request, which ties with it on service).
+    assert.ok(finished.indexOf('calm') <= 4, finished.join(' '));
+    const waited = fair.accessLines().filter((l) => l.tenant === 'flood' && l.queued_us > 0);
+    assert.ok(waited.length >= 8, JSON.stringify(fair.accessLines().map((l) => l.queued_us)));
+  } finally {
+    await fair.stop();
+  }
+
+  // Waiting past --queue-timeout: 503 `overloaded` in the envelope, with Retry-After.
+  const tight = await startGateway(yaml, ['--tenants-db', db, '--max-in-flight-per-endpoint', '1',
+    '--queue-timeout', '200ms']);
+  try {
+    const long = chat(tight.base, floodKey, { max_tokens: 300, ignore_eos: true });
+    await eventually(async () => metricValue(await metrics(tight.url), 'brix_gateway_in_flight_requests', { endpoint: 'sim-a' }) >= 1,
+      10000, 'first request in');
+    const refused = await chat(tight.base, calmKey);
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.json.error.code, 'overloaded');
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.equal((await long).status, 200);
+  } finally {
+    await tight.stop();
+  }
+});

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gateway/endpoints.h"
+#include "gateway/fair_share.h"
 #include "gateway/gateway.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/quota_backend.h"
@@ -44,6 +45,8 @@ struct ProxyContext {
   const TrustedNetworks* trusted = nullptr;
   // When the quota backend cannot decide: admit uncounted (true) or answer 503 (false).
   bool quota_fail_open = true;
+  // Fair-share admission when engines are saturated; null when off.
+  FairShare* fair_share = nullptr;
   // A request to `state` failed in a way that counts towards ejection.
   std::function<void(EndpointState& state, std::string_view why)> on_failure;
 };
