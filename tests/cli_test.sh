@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The `brix` command line: exit codes and messages of version, help and validate-config.
+# The `brix` command line: exit codes and messages of version, help, validate-config, and the
+# usage errors of `brix tenant` and the gateway's tenancy flags.
 set -uo pipefail
 brix=$1
 tmp=$(mktemp -d)
@@ -45,6 +46,22 @@ head -c 4096 /dev/urandom >"$tmp/garbage.yaml"
 out=$("$brix" validate-config "$tmp/garbage.yaml" 2>&1)
 rc=$?
 if [[ $rc -ne 1 ]]; then echo "FAIL garbage: rc=$rc"; fail=$((fail + 1)); else pass=$((pass + 1)); fi
+
+# brix tenant and the gateway's tenancy flags: usage errors say what is missing, exit 2.
+printf 'endpoints: []\n' >"$tmp/endpoints.yaml"
+expect tenant_no_sub 2 "A subcommand is required" -- "$brix" tenant
+expect tenant_no_url 2 "no admin URL" -- env -u BRIX_ADMIN_URL "$brix" tenant list
+expect tenant_bad_url 2 "want http://HOST:PORT" -- "$brix" tenant --admin ftp://x:1 list
+expect tenant_no_token 2 "no admin token" -- env -u BRIX_ADMIN_TOKEN "$brix" tenant --admin http://127.0.0.1:1 list
+expect tenant_bad_limit 2 "requests-per-minute" -- "$brix" tenant --admin http://127.0.0.1:1 create acme --requests-per-minute -5
+printf 'a-long-enough-admin-token\n' >"$tmp/token"
+expect tenant_unreachable 1 "http://127.0.0.1:1" -- "$brix" tenant --admin http://127.0.0.1:1 --token-file "$tmp/token" list
+expect gw_admin_no_db 2 "--admin-port needs --tenants-db" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --admin-port 0
+printf 'short\n' >"$tmp/short"
+expect gw_short_token 2 "at least 16 characters" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --tenants-db "$tmp/t.db" --admin-port 0 --admin-token-file "$tmp/short"
+expect gw_quota_fail 2 "--quota-fail: must be open or closed" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --quota-fail maybe
+expect gw_bad_redis 1 "redis" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --tenants-db "$tmp/t.db" --quota-backend redis://
+expect gw_bad_trusted 1 "trusted caller" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --tenants-db "$tmp/t.db" --trusted-callers 10.0.0.0/99
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -134,7 +134,8 @@ void BM_RedisIncrReference(benchmark::State& state) {
         io,
         [&]() -> asio::awaitable<Result<net::RedisReply>> {
           std::vector<std::string> incr = {"INCR", "reference"};
-          co_return co_await client.Command(std::move(incr), Clock::now() + std::chrono::seconds(1));
+          co_return co_await client.Command(std::move(incr),
+                                            Clock::now() + std::chrono::seconds(1));
         },
         asio::use_future);
     io.restart();

@@ -25,17 +25,23 @@ using net::RedisReply;
 
 // Check-and-consume for every scope at once; tenant::LocalQuota::Admit in Lua, on Redis's clock.
 // KEYS, per scope i: requests hash, tokens hash, concurrency sorted set. ARGV: scope count,
-// tokens, lease id, lease ms, then per scope: requests/min, tokens/min, concurrent (0 = none).
+// tokens, lease id, lease ms, then per scope: requests/min, tokens/min, concurrent (0 = none),
+// then the time in ms to use instead of Redis's (tests only; empty otherwise).
 // Returns {allowed, kind (0 requests, 1 tokens, 2 concurrent), scope (1-based), limit, used,
 // requested, wait ms (-1 never), bucket} and per scope {requests used, requests reset ms,
 // tokens used, tokens reset ms}, all after charging.
 constexpr std::string_view kAdmitScript = R"lua(
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = tonumber(ARGV[1])
+local now
+if ARGV[5 + 3 * n] ~= '' then
+  now = tonumber(ARGV[5 + 3 * n])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local B = 60
 local bucket = math.floor(now / 1000)
 local oldest = bucket - B
-local n = tonumber(ARGV[1])
 local tokens = tonumber(ARGV[2])
 local lease = ARGV[3]
 local lease_ms = tonumber(ARGV[4])
@@ -141,10 +147,15 @@ return out
 )lua";
 
 // Settlement: KEYS = the token hashes charged, then the concurrency sets held. ARGV: bucket,
-// token delta (actual - reserved), lease id, number of token hashes.
+// token delta (actual - reserved), lease id, number of token hashes, test time (as above).
 constexpr std::string_view kSettleScript = R"lua(
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now
+if ARGV[5] ~= '' then
+  now = tonumber(ARGV[5])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local delta, ntok = tonumber(ARGV[2]), tonumber(ARGV[4])
 if delta ~= 0 and tonumber(ARGV[1]) >= math.floor(now / 1000) - 60 then
   for i = 1, ntok do
@@ -187,7 +198,19 @@ class RedisQuotaBackend final : public QuotaBackend {
       : options_(std::move(options)),
         work_(io_.get_executor()),
         client_(io_.get_executor(), std::move(redis)),
-        thread_([this] { io_.run(); }) {}
+        thread_([this] { io_.run(); }) {
+    // Load both scripts now (best effort), so that the first admissions and settlements do not
+    // each pay a NOSCRIPT round trip, and a settlement is not overtaken by the admission after it.
+    for (std::string_view script : {kAdmitScript, kSettleScript}) {
+      std::vector<std::string> load = {"SCRIPT", "LOAD", std::string(script)};
+      asio::co_spawn(
+          io_,
+          [this, load = std::move(load)]() mutable -> awaitable<void> {
+            co_await client_.Command(std::move(load), Clock::now() + std::chrono::seconds(2));
+          },
+          asio::detached);
+    }
+  }
 
   ~RedisQuotaBackend() override {
     asio::post(io_, [this] { client_.Close(); });
@@ -221,6 +244,7 @@ class RedisQuotaBackend final : public QuotaBackend {
       args.push_back(std::to_string(s.limits->tokens_per_minute.value_or(0)));
       args.push_back(std::to_string(s.limits->max_concurrent.value_or(0)));
     }
+    args.push_back(TestNow());
     Result<RedisReply> reply = co_await asio::co_spawn(
         io_.get_executor(), Eval(std::move(args), kAdmitScript, Clock::now() + options_.timeout),
         asio::use_awaitable);
@@ -287,12 +311,17 @@ class RedisQuotaBackend final : public QuotaBackend {
     args.push_back(std::to_string(delta));
     args.push_back(grant.lease);
     args.push_back(std::to_string(grant.token_scopes.size()));
+    args.push_back(TestNow());
     asio::co_spawn(io_.get_executor(),
                    Eval(std::move(args), kSettleScript, Clock::now() + 10 * options_.timeout),
                    asio::detached);
   }
 
  private:
+  std::string TestNow() const {
+    return options_.now_ms_for_tests ? std::to_string(options_.now_ms_for_tests()) : std::string();
+  }
+
   // EVALSHA, falling back to EVAL (which also loads the script) after a NOSCRIPT: a restarted
   // or flushed Redis has forgotten it.
   awaitable<Result<RedisReply>> Eval(std::vector<std::string> args, std::string_view script,

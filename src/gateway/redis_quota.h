@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,9 @@ struct RedisQuotaOptions {
   std::chrono::milliseconds timeout{100};
   // How long a concurrency slot is held if its gateway never releases it.
   std::chrono::milliseconds lease{std::chrono::minutes(11)};
+  // Tests only: the clock (ms) the scripts use instead of Redis's TIME, so a test can walk
+  // through many windows in a moment.
+  std::function<int64_t()> now_ms_for_tests;
 };
 
 // Starts its own I/O thread; connects lazily (a Redis that is down at start is not an error).

@@ -9,6 +9,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <deque>
+#include <random>
 #include <thread>
 
 #include "net/redis_test_server.h"
@@ -130,6 +132,86 @@ TEST_F(RedisQuotaTest, ManyGatewaysNeverAdmitMoreThanTheLimit) {
   EXPECT_EQ(failed.load(), 0u);
   EXPECT_EQ(allowed.load(), kLimit);  // all within one window: exactly the limit
   EXPECT_EQ(refused.load(), 16u * 20 - kLimit);
+}
+
+// The Redis backend and the in-process one make the same decisions on the same history: random
+// arrivals over five (test-clock) minutes, with bursts, token reservations settled later to
+// smaller amounts, concurrency, and a per-model limit. Whatever is admitted, no 60-second
+// window of Redis's admissions holds more than the limit.
+TEST_F(RedisQuotaTest, SameDecisionsAsInProcessAndNoWindowOvershoots) {
+  std::atomic<int64_t> now{1'000'000};
+  Result<std::unique_ptr<QuotaBackend>> made = MakeRedisQuotaBackend(
+      {.url = server_.url(), .timeout = milliseconds(2000), .now_ms_for_tests = [&now] {
+         return now.load();
+       }});
+  ASSERT_TRUE(made) << made.error().message;
+  QuotaBackend& redis = **made;
+  tenant::LocalQuota local;
+  tenant::TenantSpec spec =
+      Spec("equiv", {.requests_per_minute = 40, .tokens_per_minute = 6000, .max_concurrent = 4});
+  spec.model_limits["m"].requests_per_minute = 25;
+
+  struct Pending {
+    int64_t at;
+    tenant::Grant local;
+    tenant::Grant redis;
+    uint64_t actual;
+  };
+  // Settlements are sent in the background, and on a fresh server a script's first use may
+  // reload it (NOSCRIPT, a second round trip) and be overtaken by the next admission. Warm both
+  // scripts up first: a settlement's refund must be visible before comparing step by step.
+  {
+    const tenant::TenantSpec warm = Spec("warm-up", {.tokens_per_minute = 100});
+    Result<tenant::Admission> first = AdmitNow(redis, warm, "m", 100);
+    ASSERT_TRUE(first && first->allowed);
+    redis.Settle(first->grant, 0);
+    Result<tenant::Admission> again = Unavailable("not tried");
+    for (int i = 0; i < 200 && !(again && again->allowed); ++i) {
+      std::this_thread::sleep_for(milliseconds(5));
+      again = AdmitNow(redis, warm, "m", 100);
+    }
+    ASSERT_TRUE(again && again->allowed);
+  }
+  std::vector<Pending> pending;
+  std::vector<int64_t> admitted;
+  std::mt19937_64 rng(7);
+  int compared = 0;
+  for (int i = 0; i < 1500; ++i) {
+    now += std::uniform_int_distribution<int64_t>(0, rng() % 5 == 0 ? 3'000 : 80)(rng);
+    // Requests that ended by now settle first, in both.
+    std::erase_if(pending, [&](Pending& p) {
+      if (p.at > now) return false;
+      local.Settle(p.local, p.actual, now);
+      redis.Settle(std::move(p.redis), p.actual);
+      return true;
+    });
+    const uint64_t tokens = std::uniform_int_distribution<uint64_t>(10, 400)(rng);
+    const std::string model = rng() % 3 == 0 ? "other" : "m";
+    tenant::Admission l = local.Admit(spec, model, tokens, now);
+    Result<tenant::Admission> r = AdmitNow(redis, spec, model, tokens);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->allowed, l.allowed) << "arrival " << i << " at " << now;
+    ++compared;
+    if (!l.allowed) {
+      EXPECT_EQ(r->kind, l.kind) << i;
+      EXPECT_EQ(r->retry_after_ms, l.retry_after_ms) << i;
+      EXPECT_EQ(r->model_scope, l.model_scope) << i;
+      continue;
+    }
+    EXPECT_EQ(r->requests->remaining, l.requests->remaining) << i;
+    EXPECT_EQ(r->tokens->remaining, l.tokens->remaining) << i;
+    admitted.push_back(now);
+    const int64_t ends = now + std::uniform_int_distribution<int64_t>(50, 4'000)(rng);
+    pending.push_back({ends, l.grant, r->grant, tokens / 2});
+  }
+  EXPECT_EQ(compared, 1500);
+  EXPECT_GT(admitted.size(), 100u);
+  std::deque<int64_t> window;
+  for (int64_t t : admitted) {
+    window.push_back(t);
+    while (window.front() <= t - 60'000) window.pop_front();
+    ASSERT_LE(window.size(), 40u) << "at " << t;
+  }
 }
 
 TEST_F(RedisQuotaTest, AnOutageFailsFastAndHealsByItself) {
