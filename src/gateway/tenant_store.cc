@@ -13,33 +13,7 @@ int64_t NowUnix() {
       .count();
 }
 
-// A prepared statement that finalizes itself.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return rc_ == SQLITE_OK; }
-  void Bind(int i, std::string_view text) {
-    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(stmt_); }
-  std::string Text(int col) const {
-    const unsigned char* p = sqlite3_column_text(stmt_, col);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p));
-  }
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_OK;
-};
+using sqlite::Statement;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS tenants (
@@ -70,54 +44,25 @@ const tenant::TenantSpec* TenantDirectory::ByKeyHash(const std::string& hash) co
 }
 
 Result<std::unique_ptr<TenantStore>> TenantStore::Open(const std::filesystem::path& path) {
-  sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return Unavailable(fmt::format("tenants database {}: {}", path.string(), why));
+  Result<sqlite::Database> db = sqlite::Database::Open(path, kSchema);
+  if (!db) {
+    return Error{db.error().code, fmt::format("tenants {}", db.error().message)};
   }
-  std::unique_ptr<TenantStore> store(new TenantStore(db));
-  sqlite3_busy_timeout(db, 5000);  // other gateways' writes are short
-  for (const char* sql :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", kSchema}) {
-    Result<void> ok = store->Exec(sql);
-    if (!ok) {
-      return Error{ok.error().code,
-                   fmt::format("tenants database {}: {}", path.string(), ok.error().message)};
-    }
-  }
-  return store;
+  return std::unique_ptr<TenantStore>(new TenantStore(std::move(*db)));
 }
 
-TenantStore::~TenantStore() { sqlite3_close(db_); }
-
-Error TenantStore::SqlError(std::string_view what) const {
-  return Unavailable(fmt::format("{}: {}", what, sqlite3_errmsg(db_)));
-}
-
-Result<void> TenantStore::Exec(const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    Error e = Unavailable(message != nullptr ? message : "sqlite error");
-    sqlite3_free(message);
-    return e;
-  }
-  return {};
-}
+TenantStore::~TenantStore() = default;
 
 Result<void> TenantStore::PutTenant(const tenant::TenantSpec& spec, bool* created) {
   if (Result<void> ok = tenant::ValidateTenantName(spec.name); !ok) return ok.error();
   std::lock_guard lock(mu_);
   if (created != nullptr) {
-    Statement exists(db_, "SELECT 1 FROM tenants WHERE name = ?1");
+    Statement exists(db_.get(), "SELECT 1 FROM tenants WHERE name = ?1");
     if (!exists.ok()) return SqlError("put tenant");
     exists.Bind(1, spec.name);
     *created = exists.Step() != SQLITE_ROW;
   }
-  Statement s(db_,
+  Statement s(db_.get(),
               "INSERT INTO tenants(name, spec, created_unix, updated_unix) VALUES(?1, ?2, ?3, ?3) "
               "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, "
               "updated_unix = excluded.updated_unix");
@@ -131,11 +76,11 @@ Result<void> TenantStore::PutTenant(const tenant::TenantSpec& spec, bool* create
 
 Result<void> TenantStore::DeleteTenant(std::string_view name) {
   std::lock_guard lock(mu_);
-  Statement s(db_, "DELETE FROM tenants WHERE name = ?1");
+  Statement s(db_.get(), "DELETE FROM tenants WHERE name = ?1");
   if (!s.ok()) return SqlError("delete tenant");
   s.Bind(1, name);
   if (s.Step() != SQLITE_DONE) return SqlError("delete tenant");
-  if (sqlite3_changes(db_) == 0) return NotFound(fmt::format("tenant \"{}\" does not exist", name));
+  if (db_.changes() == 0) return NotFound(fmt::format("tenant \"{}\" does not exist", name));
   return {};
 }
 
@@ -145,7 +90,7 @@ Result<NewKey> TenantStore::CreateKey(std::string_view tenant_name) {
   const std::string hash = tenant::HashApiKey(out.key);
   out.record = {tenant::KeyIdFromHash(hash), std::string(tenant_name), NowUnix()};
   std::lock_guard lock(mu_);
-  Statement s(db_,
+  Statement s(db_.get(),
               "INSERT INTO api_keys(id, hash, tenant, created_unix) "
               "SELECT ?1, ?2, name, ?4 FROM tenants WHERE name = ?3");
   if (!s.ok()) return SqlError("create key");
@@ -154,7 +99,7 @@ Result<NewKey> TenantStore::CreateKey(std::string_view tenant_name) {
   s.Bind(3, tenant_name);
   s.Bind(4, out.record.created_unix);
   if (s.Step() != SQLITE_DONE) return SqlError("create key");
-  if (sqlite3_changes(db_) == 0) {
+  if (db_.changes() == 0) {
     return NotFound(fmt::format("tenant \"{}\" does not exist", tenant_name));
   }
   return out;
@@ -162,13 +107,13 @@ Result<NewKey> TenantStore::CreateKey(std::string_view tenant_name) {
 
 Result<std::vector<KeyRecord>> TenantStore::ListKeys(std::string_view tenant_name) {
   std::lock_guard lock(mu_);
-  Statement exists(db_, "SELECT 1 FROM tenants WHERE name = ?1");
+  Statement exists(db_.get(), "SELECT 1 FROM tenants WHERE name = ?1");
   if (!exists.ok()) return SqlError("list keys");
   exists.Bind(1, tenant_name);
   if (exists.Step() != SQLITE_ROW) {
     return NotFound(fmt::format("tenant \"{}\" does not exist", tenant_name));
   }
-  Statement s(db_,
+  Statement s(db_.get(),
               "SELECT id, tenant, created_unix FROM api_keys WHERE tenant = ?1 "
               "ORDER BY created_unix, id");
   if (!s.ok()) return SqlError("list keys");
@@ -182,11 +127,11 @@ Result<std::vector<KeyRecord>> TenantStore::ListKeys(std::string_view tenant_nam
 
 Result<void> TenantStore::RevokeKey(std::string_view id) {
   std::lock_guard lock(mu_);
-  Statement s(db_, "DELETE FROM api_keys WHERE id = ?1");
+  Statement s(db_.get(), "DELETE FROM api_keys WHERE id = ?1");
   if (!s.ok()) return SqlError("revoke key");
   s.Bind(1, id);
   if (s.Step() != SQLITE_DONE) return SqlError("revoke key");
-  if (sqlite3_changes(db_) == 0) return NotFound(fmt::format("key \"{}\" does not exist", id));
+  if (db_.changes() == 0) return NotFound(fmt::format("key \"{}\" does not exist", id));
   return {};
 }
 
@@ -196,7 +141,7 @@ Result<std::shared_ptr<const TenantDirectory>> TenantStore::Load() {
   // One read transaction, so the tenants and keys are from the same moment.
   if (Result<void> ok = Exec("BEGIN"); !ok) return ok.error();
   auto read = [&]() -> Result<void> {
-    Statement tenants(db_, "SELECT name, spec FROM tenants");
+    Statement tenants(db_.get(), "SELECT name, spec FROM tenants");
     if (!tenants.ok()) return SqlError("load tenants");
     int rc;
     while ((rc = tenants.Step()) == SQLITE_ROW) {
@@ -209,7 +154,7 @@ Result<std::shared_ptr<const TenantDirectory>> TenantStore::Load() {
       dir->tenants.emplace(name, std::move(*spec));
     }
     if (rc != SQLITE_DONE) return SqlError("load tenants");
-    Statement keys(db_, "SELECT hash, tenant FROM api_keys");
+    Statement keys(db_.get(), "SELECT hash, tenant FROM api_keys");
     if (!keys.ok()) return SqlError("load keys");
     while ((rc = keys.Step()) == SQLITE_ROW)
       dir->tenant_by_key_hash.emplace(keys.Text(0), keys.Text(1));
@@ -226,10 +171,10 @@ bool TenantStore::Changed() {
   std::lock_guard lock(mu_);
   int64_t version = -1;
   {
-    Statement s(db_, "PRAGMA data_version");
+    Statement s(db_.get(), "PRAGMA data_version");
     if (s.ok() && s.Step() == SQLITE_ROW) version = s.Int(0);
   }
-  const int64_t total = sqlite3_total_changes64(db_);
+  const int64_t total = sqlite3_total_changes64(db_.get());
   const bool changed = version != last_data_version_ || total != last_total_changes_;
   last_data_version_ = version;
   last_total_changes_ = total;

@@ -14,8 +14,6 @@
 // a request.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -27,6 +25,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "store/sqlite.h"
 #include "tenant/tenant.h"
 
 namespace brix::gateway {
@@ -75,12 +74,12 @@ class TenantStore {
   bool Changed();
 
  private:
-  explicit TenantStore(sqlite3* db) : db_(db) {}
-  Result<void> Exec(const char* sql);
-  Error SqlError(std::string_view what) const;
+  explicit TenantStore(sqlite::Database db) : db_(std::move(db)) {}
+  Result<void> Exec(const char* sql) { return db_.Exec(sql); }
+  Error SqlError(std::string_view what) const { return db_.SqlError(what); }
 
   std::mutex mu_;
-  sqlite3* db_;  // guarded by mu_
+  sqlite::Database db_;  // guarded by mu_
   // At the last Changed(): data_version (moves on other connections' commits) and
   // total_changes (this connection's).
   int64_t last_data_version_ = -1;
