@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The `brix` command line: exit codes and messages of version, help, validate-config, and the
-# usage errors of `brix tenant` and the gateway's tenancy flags.
+# usage errors of `brix tenant`, the gateway's tenancy flags, `brix up` and the control commands.
 set -uo pipefail
 brix=$1
 tmp=$(mktemp -d)
@@ -62,6 +62,18 @@ expect gw_short_token 2 "at least 16 characters" -- "$brix" gateway --endpoints 
 expect gw_quota_fail 2 "--quota-fail: must be open or closed" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --quota-fail maybe
 expect gw_bad_redis 1 "redis" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --tenants-db "$tmp/t.db" --quota-backend redis://
 expect gw_bad_trusted 1 "trusted caller" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --tenants-db "$tmp/t.db" --trusted-callers 10.0.0.0/99
+
+# brix up and apply/get/delete/describe: bad manifests are refused before anything starts, with
+# the file, line and field path; without a running brix up the commands say where they looked.
+printf 'apiVersion: brix.dev/v1alpha1\nkind: ModelDeployment\nmetadata:\n  name: m\nspec:\n  model: m\n  replicas: many\n' >"$tmp/bad-md.yaml"
+expect up_bad_manifest 2 "bad-md.yaml:7:13: spec.replicas: must be an integer" -- "$brix" up -f "$tmp/bad-md.yaml" --state-dir "$tmp/state"
+expect up_missing_manifest 2 "cannot read" -- "$brix" up -f "$tmp/none.yaml" --state-dir "$tmp/state"
+expect apply_bad_manifest 2 "bad-md.yaml:7:13: spec.replicas" -- "$brix" apply -f "$tmp/bad-md.yaml" --state-dir "$tmp/state"
+expect apply_no_file 2 "--file is required" -- "$brix" apply
+expect get_no_controller 1 "no controller" -- env -u BRIX_CONTROLLER_URL "$brix" get --state-dir "$tmp/state"
+expect get_bad_type 2 "unknown type 'pods'" -- "$brix" get pods --state-dir "$tmp/state"
+expect delete_usage 2 "delete modeldeployment NAME" -- "$brix" delete --state-dir "$tmp/state"
+expect describe_unreachable 1 "127.0.0.1:1" -- env BRIX_ADMIN_TOKEN=0123456789abcdef0123 "$brix" describe md x --controller http://127.0.0.1:1
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

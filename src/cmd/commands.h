@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string_view>
+#include <vector>
 
 namespace brix::cmd {
 
@@ -43,5 +44,8 @@ Command AddSimCommand(CLI::App& root);
 Command AddGatewayCommand(CLI::App& root);
 Command AddBenchCommand(CLI::App& root);
 Command AddTenantCommand(CLI::App& root);
+Command AddUpCommand(CLI::App& root);
+// apply, get, delete, describe
+std::vector<Command> AddControlCommands(CLI::App& root);
 
 }  // namespace brix::cmd

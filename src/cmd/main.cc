@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {
       AddVersionCommand(root), AddValidateConfigCommand(root), AddSimCommand(root),
       AddGatewayCommand(root), AddBenchCommand(root),          AddTenantCommand(root),
+      AddUpCommand(root),
   };
+  for (Command& c : AddControlCommands(root)) commands.push_back(std::move(c));
   auto* help = root.add_subcommand("help", "Show the subcommands, or one's flags: brix help CMD");
   std::string help_topic;
   help->add_option("command", help_topic, "subcommand to describe");

@@ -2,24 +2,19 @@
 // (gateway/admin.h). The command only builds requests and prints answers; the gateway validates.
 #include <fmt/core.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
-#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <string>
 
+#include "cmd/admin_client.h"
 #include "cmd/commands.h"
-#include "net/client.h"
 
 namespace brix::cmd {
 namespace {
 
-namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
 struct TenantFlags {
@@ -34,60 +29,6 @@ struct TenantFlags {
   // key revoke
   std::string key_id;
 };
-
-Result<std::string> ReadToken(const std::string& file) {
-  std::string token;
-  if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in)
-      return Error{Errc::kInvalidArgument, fmt::format("--token-file: cannot read {}", file)};
-    token.assign(std::istreambuf_iterator<char>(in), {});
-  } else if (const char* env = std::getenv("BRIX_ADMIN_TOKEN")) {
-    token = env;
-  }
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  if (token.empty()) {
-    return Error{Errc::kInvalidArgument,
-                 "no admin token: pass --token-file or set $BRIX_ADMIN_TOKEN"};
-  }
-  return token;
-}
-
-// "http://HOST:PORT" (a trailing slash allowed; IPv6 in brackets).
-std::optional<net::HostPort> ParseAdminUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme)) return std::nullopt;
-  url.remove_prefix(kScheme.size());
-  if (url.ends_with('/')) url.remove_suffix(1);
-  const size_t colon = url.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  std::string_view host = url.substr(0, colon);
-  std::string_view port = url.substr(colon + 1);
-  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-  if (host.empty() || host.find_first_of("/@?#[]") != std::string_view::npos) return std::nullopt;
-  unsigned value = 0;
-  if (port.empty() || port.size() > 5) return std::nullopt;
-  for (char c : port) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (value == 0 || value > 65535) return std::nullopt;
-  return net::HostPort(std::string(host), static_cast<uint16_t>(value));
-}
-
-// A name or id as one URL path segment: anything but unreserved characters percent-encoded, so
-// "a/../b" cannot reach another route (the admin API then rejects the name).
-std::string Segment(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 // Sends one request to the admin API; prints the answer's body (JSON) on success, the error's
 // message on failure. Returns the exit code.
@@ -105,40 +46,19 @@ int Call(const TenantFlags& f, http::verb method, const std::string& path, std::
     fmt::print(stderr, "brix tenant: --admin: want http://HOST:PORT, not '{}'\n", url);
     return kExitUsage;
   }
-  auto token = ReadToken(f.token_file);
+  auto token = ReadAdminToken(f.token_file, "--token-file");
   if (!token) {
     fmt::print(stderr, "brix tenant: {}\n", token.error().message);
     return kExitUsage;
   }
-  net::Request request{method, path, 11};
-  request.set(http::field::authorization, "Bearer " + *token);
-  if (!body.empty()) request.set(http::field::content_type, "application/json");
-  request.body() = std::move(body);
-
-  asio::io_context io;
-  net::HttpClient client(io.get_executor());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  auto done =
-      asio::co_spawn(io, client.Send(*upstream, std::move(request), deadline), asio::use_future);
-  io.run();
-  Result<net::Response> response = done.get();
+  Result<net::Response> response = AdminCall(*upstream, *token, method, path, std::move(body));
   if (!response) {
     fmt::print(stderr, "brix tenant: {}: {}\n", url, response.error().message);
     return kExitFailure;
   }
   const std::string& text = response->body();
   if (response->result_int() >= 300) {
-    std::string message = text;
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(text, ec);
-    if (!ec && v.is_object()) {
-      if (const auto* m = v.as_object().if_contains("error"); m && m->is_object()) {
-        if (const auto* s = m->as_object().if_contains("message"); s && s->is_string()) {
-          message = std::string(s->as_string());
-        }
-      }
-    }
-    fmt::print(stderr, "brix tenant: {} {}\n", response->result_int(), message);
+    fmt::print(stderr, "brix tenant: {} {}\n", response->result_int(), ErrorText(*response));
     return kExitFailure;
   }
   if (!text.empty()) fmt::print("{}\n", text);

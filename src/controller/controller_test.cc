@@ -1,0 +1,271 @@
+// The controller supervising real processes: net_echo_server (answers GET /health) stands in for
+// an engine, started through the `command` engine type.
+#include "controller/controller.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "controller/process.h"
+
+namespace brix::controller {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+std::string Manifest(int replicas, std::string_view command = BRIX_ECHO_SERVER " --port {port}",
+                     std::string_view name = "echo") {
+  json::object o;
+  o["apiVersion"] = "brix.dev/v1alpha1";
+  o["kind"] = "ModelDeployment";
+  o["metadata"] = json::object{{"name", name}};
+  o["spec"] = json::object{{"model", "m"},
+                           {"replicas", replicas},
+                           {"engine", json::object{{"type", "command"}, {"command", command}}}};
+  return json::serialize(o);
+}
+
+// Waits (at most 20 s) for `done`.
+template <typename F>
+bool Eventually(F done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("brix-controller-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto s = store::OpenSqliteStore(dir_ / "brix.db");
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void TearDown() override {
+    controller_.reset();
+    // Whatever a test left running.
+    for (const auto& p : FindProcesses("BRIX_CONTROLLER", Instance())) SignalGroup(p.pid, SIGKILL);
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Instance() const { return (dir_ / "brix.db").string(); }
+
+  std::unique_ptr<Controller> Make() {
+    ControllerOptions o;
+    o.store = store_.get();
+    o.instance = Instance();
+    o.log_dir = dir_ / "logs";
+    o.tick = 20ms;
+    o.probe_interval = 100ms;
+    o.probe_timeout = 500ms;
+    o.backoff_base = 100ms;
+    o.backoff_max = 400ms;
+    o.drain_delay = 50ms;
+    o.stop_timeout = 3s;
+    auto c = Controller::Create(o);
+    EXPECT_TRUE(c) << c.error().message;
+    return std::move(*c);
+  }
+
+  size_t Ready(const Controller& c) {
+    size_t n = 0;
+    for (const auto& r : c.Replicas()) n += r.state == "ready";
+    return n;
+  }
+
+  json::object Status(std::string_view name = "echo") {
+    auto o = store_->Get({"ModelDeployment", "default", std::string(name)});
+    if (!o || !o->object.contains("status")) return {};
+    return o->object.at("status").as_object();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::ObjectStore> store_;
+  std::unique_ptr<Controller> controller_;
+};
+
+TEST_F(ControllerTest, StartsReplicasAndPublishesThemWhenHealthy) {
+  ASSERT_TRUE(store_->Create(Manifest(3)));
+  controller_ = Make();
+  std::vector<std::shared_ptr<const discovery::Topology>> seen;
+  std::mutex mu;
+  auto source = controller_->MakeSource();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(source->Start([&](std::shared_ptr<const discovery::Topology> t) {
+    std::lock_guard lock(mu);
+    seen.push_back(std::move(t));
+  }));
+  ASSERT_TRUE(Eventually([&] { return controller_->CurrentTopology()->endpoints.size() == 3; }));
+  ASSERT_TRUE(Eventually([&] {
+    json::object s = Status();
+    return s.contains("readyReplicas") && s.at("readyReplicas").as_int64() == 3;
+  }));
+  auto t = controller_->CurrentTopology();
+  ASSERT_EQ(t->models.size(), 1u);
+  EXPECT_EQ(t->models[0].name, "m");
+  for (const auto& e : t->endpoints) {
+    EXPECT_EQ(e.host, "127.0.0.1");
+    EXPECT_EQ(e.models, std::vector<std::string>{"m"});
+    EXPECT_TRUE(e.name.starts_with("echo-")) << e.name;
+  }
+  source->Stop();
+  {
+    std::lock_guard lock(mu);
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen.back()->endpoints.size(), 3u);
+    for (size_t i = 1; i < seen.size(); ++i)
+      EXPECT_GT(seen[i]->generation, seen[i - 1]->generation);
+  }
+  EXPECT_EQ(FindProcesses("BRIX_CONTROLLER", Instance()).size(), 3u);
+  controller_->Stop(/*stop_engines=*/true);
+  EXPECT_TRUE(FindProcesses("BRIX_CONTROLLER", Instance()).empty());
+}
+
+TEST_F(ControllerTest, ScalesDownByDrainingAndUp) {
+  auto made = store_->Create(Manifest(3));
+  ASSERT_TRUE(made);
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 3; }));
+  ASSERT_TRUE(store_->Update(Manifest(1)));
+  controller_->Poke();
+  ASSERT_TRUE(Eventually([&] { return controller_->Replicas().size() == 1; }));
+  EXPECT_EQ(controller_->CurrentTopology()->endpoints.size(), 1u);
+  ASSERT_TRUE(Eventually([&] { return FindProcesses("BRIX_CONTROLLER", Instance()).size() == 1; }));
+  ASSERT_TRUE(store_->Update(Manifest(2)));
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 2; }));
+  controller_->Stop(true);
+}
+
+TEST_F(ControllerTest, RestartsAKilledEngineAndTakesItOutOfRotationAtOnce) {
+  ASSERT_TRUE(store_->Create(Manifest(2)));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 2; }));
+  const ReplicaInfo victim = controller_->Replicas()[0];
+  ::kill(victim.pid, SIGKILL);
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& e : controller_->CurrentTopology()->endpoints) {
+      if (e.name == victim.name && e.port == victim.port) return false;
+    }
+    return true;
+  }));
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& r : controller_->Replicas()) {
+      if (r.name == victim.name) return r.state == "ready" && r.pid != victim.pid;
+    }
+    return false;
+  }));
+  for (const auto& r : controller_->Replicas()) {
+    if (r.name == victim.name) {
+      EXPECT_EQ(r.restarts, 1);
+      EXPECT_EQ(r.last_exit, "killed by signal 9 (Killed)");
+    }
+  }
+  EXPECT_EQ(FindProcesses("BRIX_CONTROLLER", Instance()).size(), 2u);
+  controller_->Stop(true);
+}
+
+TEST_F(ControllerTest, ANewControllerAdoptsTheEnginesOfTheLastOne) {
+  ASSERT_TRUE(store_->Create(Manifest(2)));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 2; }));
+  auto before = controller_->Replicas();
+  controller_->Stop(/*stop_engines=*/false);  // as if killed: the engines keep running
+  controller_.reset();
+  ASSERT_EQ(FindProcesses("BRIX_CONTROLLER", Instance()).size(), 2u);
+
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 2; }));
+  auto after = controller_->Replicas();
+  ASSERT_EQ(after.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(after[i].name, before[i].name);
+    EXPECT_EQ(after[i].pid, before[i].pid);
+    EXPECT_EQ(after[i].port, before[i].port);
+    EXPECT_TRUE(after[i].adopted);
+  }
+  // Nothing started twice, and adopted engines are supervised: killed, one comes back.
+  EXPECT_EQ(FindProcesses("BRIX_CONTROLLER", Instance()).size(), 2u);
+  ::kill(after[0].pid, SIGKILL);
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& r : controller_->Replicas()) {
+      if (r.name == after[0].name) return r.state == "ready" && r.pid != after[0].pid;
+    }
+    return false;
+  }));
+  EXPECT_EQ(FindProcesses("BRIX_CONTROLLER", Instance()).size(), 2u);
+  controller_->Stop(true);
+  EXPECT_TRUE(FindProcesses("BRIX_CONTROLLER", Instance()).empty());
+}
+
+TEST_F(ControllerTest, AdoptedEnginesOfADeletedObjectAreStopped) {
+  ASSERT_TRUE(store_->Create(Manifest(1)));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 1; }));
+  controller_->Stop(false);
+  controller_.reset();
+  ASSERT_TRUE(store_->Delete({"ModelDeployment", "default", "echo"}));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] { return FindProcesses("BRIX_CONTROLLER", Instance()).empty(); }));
+  ASSERT_TRUE(Eventually([&] { return controller_->Replicas().empty(); }));
+  controller_->Stop(true);
+}
+
+TEST_F(ControllerTest, AnEngineThatKeepsExitingBacksOffAndSaysWhy) {
+  ASSERT_TRUE(store_->Create(Manifest(1, "sh -c 'exit 3' {port}")));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] {
+    auto r = controller_->Replicas();
+    return r.size() == 1 && r[0].restarts >= 3;
+  }));
+  auto r = controller_->Replicas();
+  EXPECT_EQ(r[0].last_exit, "exit status 3");
+  EXPECT_TRUE(controller_->CurrentTopology()->endpoints.empty());
+  json::object s = Status();
+  EXPECT_EQ(s.at("readyReplicas").as_int64(), 0);
+  controller_->Stop(true);
+}
+
+TEST_F(ControllerTest, ASpecChangeRollsReplicasOneAtATime) {
+  ASSERT_TRUE(store_->Create(Manifest(2)));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 2; }));
+  const auto before = controller_->Replicas();
+  ASSERT_TRUE(store_->Update(Manifest(2, BRIX_ECHO_SERVER " --port {port} --body-bytes 5")));
+  size_t min_ready = 2;
+  ASSERT_TRUE(Eventually([&] {
+    min_ready = std::min(min_ready, controller_->CurrentTopology()->endpoints.size());
+    auto now = controller_->Replicas();
+    if (now.size() != 2) return false;
+    for (const auto& r : now) {
+      if (!r.current || r.state != "ready") return false;
+      for (const auto& b : before) {
+        if (b.name == r.name) return false;
+      }
+    }
+    return true;
+  }));
+  EXPECT_EQ(min_ready, 2u);  // never fewer than `replicas` in rotation
+  controller_->Stop(true);
+}
+
+}  // namespace
+}  // namespace brix::controller
