@@ -73,6 +73,9 @@ expect apply_no_file 2 "--file is required" -- "$brix" apply
 expect get_no_controller 1 "no controller" -- env -u BRIX_CONTROLLER_URL "$brix" get --state-dir "$tmp/state"
 expect get_bad_type 2 "unknown type 'pods'" -- "$brix" get pods --state-dir "$tmp/state"
 expect delete_usage 2 "delete modeldeployment NAME" -- "$brix" delete --state-dir "$tmp/state"
+expect gw_no_source 2 "exactly one of --endpoints and --controller" -- "$brix" gateway
+expect gw_both_sources 2 "exactly one of --endpoints and --controller" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --controller http://127.0.0.1:1
+expect gw_controller_down 1 "controller at 127.0.0.1:1" -- env BRIX_ADMIN_TOKEN=0123456789abcdef0123 "$brix" gateway --controller http://127.0.0.1:1 --port 0
 expect describe_unreachable 1 "127.0.0.1:1" -- env BRIX_ADMIN_TOKEN=0123456789abcdef0123 "$brix" describe md x --controller http://127.0.0.1:1
 
 echo "$pass passed, $fail failed"

@@ -9,8 +9,10 @@
 #include <string>
 
 #include "base/logging.h"
+#include "cmd/admin_client.h"
 #include "cmd/commands.h"
 #include "config/units.h"
+#include "discovery/discovery.h"
 #include "gateway/gateway.h"
 #include "metrics/registry.h"
 
@@ -20,6 +22,8 @@ namespace {
 struct GatewayFlags {
   gateway::GatewayOptions options;
   std::string endpoints;
+  std::string controller;
+  std::string controller_token_file;
   std::string request_timeout = "600s";
   std::string scrape_interval = "100ms";
   std::string scrape_timeout = "1s";
@@ -120,11 +124,37 @@ int RunGateway(GatewayFlags& f) {
     return kExitUsage;
   }
 
+  if (f.endpoints.empty() == f.controller.empty()) {
+    fmt::print(stderr, "brix gateway: give exactly one of --endpoints and --controller\n");
+    return kExitUsage;
+  }
+  std::unique_ptr<discovery::Source> source;
+  if (!f.controller.empty()) {
+    auto upstream = ParseAdminUrl(f.controller);
+    if (!upstream) {
+      fmt::print(stderr, "brix gateway: --controller: want http://HOST:PORT, not '{}'\n",
+                 f.controller);
+      return kExitUsage;
+    }
+    auto token = ReadAdminToken(f.controller_token_file, "--controller-token-file");
+    if (!token) {
+      fmt::print(stderr, "brix gateway: {}\n", token.error().message);
+      return kExitUsage;
+    }
+    auto s = discovery::MakeControllerSource(
+        {.host = upstream->host, .port = upstream->port, .token = *token});
+    if (!s) {
+      fmt::print(stderr, "brix gateway: {}\n", s.error().message);
+      return kExitUsage;
+    }
+    source = std::move(*s);
+  }
+
   RaiseOpenFileLimit();
   ShutdownSignals signals;
 
   metrics::Registry registry;
-  auto g = gateway::Gateway::Create(o, registry);
+  auto g = gateway::Gateway::Create(o, registry, std::move(source));
   if (!g) {
     fmt::print(stderr, "brix gateway: {}\n", g.error().message);
     return kExitFailure;
@@ -135,7 +165,8 @@ int RunGateway(GatewayFlags& f) {
     return kExitFailure;
   }
   fmt::print("brix gateway: serving on http://{}:{} (endpoints from {}, routing {})\n",
-             o.server.address, *port, f.endpoints, o.default_routing_strategy);
+             o.server.address, *port, f.endpoints.empty() ? f.controller : f.endpoints,
+             o.default_routing_strategy);
   if (o.tenancy.admin_enabled) {
     fmt::print("brix gateway: admin API on http://{}:{} (tenants in {}, quotas {})\n",
                o.tenancy.admin_server.address, (*g)->admin_port(), o.tenancy.db.string(),
@@ -157,8 +188,12 @@ Command AddGatewayCommand(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "gateway", "Run the OpenAI-compatible gateway: route, proxy and stream to engine endpoints");
   app->add_option("--endpoints", flags->endpoints,
-                  "static discovery file (models and endpoints; reloaded on change)")
-      ->required();
+                  "static discovery file (models and endpoints; reloaded on change)");
+  app->add_option("--controller", flags->controller,
+                  "learn endpoints from a controller's admin API instead (`brix up`'s, "
+                  "http://HOST:PORT): its ready replicas, as they change");
+  app->add_option("--controller-token-file", flags->controller_token_file,
+                  "file holding that controller's admin token (default $BRIX_ADMIN_TOKEN)");
   app->add_option("--host", o.server.address, "address to listen on")->capture_default_str();
   app->add_option("--port", o.server.port, "port (0 = any free port)")->capture_default_str();
   app->add_option("--workers", o.server.workers, "HTTP worker threads")

@@ -86,8 +86,9 @@ json::object ReplicaJson(const ReplicaInfo& r) {
   return o;
 }
 
-json::object TopologyJson(const discovery::Topology& t) {
+json::object TopologyJson(const discovery::Topology& t, const std::string& epoch) {
   json::object o;
+  o["epoch"] = epoch;
   o["generation"] = t.generation;
   json::array models;
   for (const auto& m : t.models) {
@@ -241,6 +242,9 @@ net::Handler MakeAdminHandler(AdminContext context) {
       if (auto v = QueryParam(target, "after")) {
         std::from_chars(v->data(), v->data() + v->size(), after);
       }
+      // A watcher of another controller (this one restarted) gets the topology at once.
+      const std::string& epoch = ctx->controller->epoch();
+      if (auto v = QueryParam(target, "epoch"); !v || *v != epoch) after = 0;
       timeout_ms = std::clamp<int64_t>(timeout_ms, 0, 60000);
       const auto deadline =
           std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -251,7 +255,7 @@ net::Handler MakeAdminHandler(AdminContext context) {
         co_await timer.async_wait(asio::use_awaitable);
         t = ctx->controller->CurrentTopology();
       }
-      co_await writer.Send(Json(http::status::ok, json::serialize(TopologyJson(*t))));
+      co_await writer.Send(Json(http::status::ok, json::serialize(TopologyJson(*t, epoch))));
       co_return;
     }
     // Store work is short (SQLite, one object or a list); the admin listener has its own worker,

@@ -176,6 +176,7 @@ std::string KeyString(const std::string& ns, const std::string& name) { return n
 struct Controller::Impl {
   ControllerOptions options;
   std::shared_ptr<spdlog::logger> log = base::Logger("controller");
+  std::string epoch = RandomSuffix() + RandomSuffix();
   asio::io_context io;
   std::thread thread;
   std::atomic<bool> running{false};
@@ -800,5 +801,7 @@ std::unique_ptr<discovery::Source> Controller::MakeSource() {
 }
 
 void Controller::Poke() { impl_->poked = true; }
+
+const std::string& Controller::epoch() const { return impl_->epoch; }
 
 }  // namespace brix::controller

@@ -104,6 +104,9 @@ class Controller {
 
   std::vector<ReplicaInfo> Replicas() const;
   std::shared_ptr<const discovery::Topology> CurrentTopology() const;
+  // Random per controller object: topology generations restart with a new controller, so a
+  // watcher that sees another epoch takes the topology whatever its generation.
+  const std::string& epoch() const;
   // A discovery source for a gateway in this process: the ready replicas, each serving its
   // object's model. Must be stopped (or destroyed) before the controller is destroyed.
   std::unique_ptr<discovery::Source> MakeSource();

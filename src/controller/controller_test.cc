@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "controller/admin.h"
 #include "controller/process.h"
+#include "net/server.h"
 
 namespace brix::controller {
 namespace {
@@ -264,6 +266,67 @@ TEST_F(ControllerTest, ASpecChangeRollsReplicasOneAtATime) {
     return true;
   }));
   EXPECT_EQ(min_ready, 2u);  // never fewer than `replicas` in rotation
+  controller_->Stop(true);
+}
+
+// A gateway in another process: the controller's watch API through discovery's controller
+// source, across an engine's death and a controller restart on the same port.
+TEST_F(ControllerTest, ARemoteSourceFollowsTheControllerAcrossItsRestart) {
+  ASSERT_TRUE(store_->Create(Manifest(2)));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  const std::string token = "0123456789abcdef-token";
+  auto admin = std::make_unique<net::Server>(
+      net::ServerConfig{}, MakeAdminHandler({store_.get(), controller_.get(), token}));
+  auto port = admin->Start();
+  ASSERT_TRUE(port) << port.error().message;
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 2; }));
+
+  auto refused = discovery::MakeControllerSource({.port = *port, .token = "wrong-token-xxxx"});
+  ASSERT_TRUE(refused);
+  auto no = (*refused)->Start([](std::shared_ptr<const discovery::Topology>) {});
+  ASSERT_FALSE(no);
+  EXPECT_EQ(no.error().code, Errc::kUnauthenticated);
+
+  auto source = discovery::MakeControllerSource({.port = *port, .token = token});
+  ASSERT_TRUE(source);
+  std::mutex mu;
+  std::shared_ptr<const discovery::Topology> latest;
+  ASSERT_TRUE((*source)->Start([&](std::shared_ptr<const discovery::Topology> t) {
+    std::lock_guard lock(mu);
+    latest = std::move(t);
+  }));
+  auto endpoints = [&] {
+    std::lock_guard lock(mu);
+    return latest ? latest->endpoints : std::vector<discovery::Endpoint>{};
+  };
+  EXPECT_EQ(endpoints().size(), 2u);
+
+  const ReplicaInfo victim = controller_->Replicas()[0];
+  ::kill(victim.pid, SIGKILL);
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& e : endpoints()) {
+      if (e.port == victim.port) return false;
+    }
+    return true;
+  }));
+
+  // The controller goes away (its engines stay) and a new one starts on the same port, told
+  // meanwhile to run three.
+  admin->Stop();
+  controller_->Stop(false);
+  controller_.reset();
+  ASSERT_TRUE(store_->Update(Manifest(3)));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  net::ServerConfig same;
+  same.port = *port;
+  admin = std::make_unique<net::Server>(same,
+                                        MakeAdminHandler({store_.get(), controller_.get(), token}));
+  ASSERT_TRUE(admin->Start());
+  ASSERT_TRUE(Eventually([&] { return endpoints().size() == 3; }));
+  (*source)->Stop();
+  admin->Stop();
   controller_->Stop(true);
 }
 

@@ -6,8 +6,9 @@
 //   (*source)->Stop();
 //
 // A Source delivers whole snapshots (Topology), never deltas: the consumer diffs by endpoint name.
-// This issue's backend is a static YAML file, watched and reloaded on change; the controller
-// (`brix up`) and Kubernetes backends implement the same interface later.
+// Backends: a static YAML file, watched and reloaded on change; the controller's watch API
+// (MakeControllerSource); `brix up` runs the gateway with the controller's in-process source
+// (controller/controller.h). The Kubernetes backend implements the same interface later.
 #pragma once
 
 #include <chrono>
@@ -84,6 +85,32 @@ struct StaticFileOptions {
 // Start(), whose errors are InvalidArgument (every parse error, one per line), NotFound,
 // PermissionDenied or Unavailable. InvalidArgument here for an empty path or poll_interval.
 Result<std::unique_ptr<Source>> MakeStaticFileSource(StaticFileOptions options);
+
+struct ControllerSourceOptions {
+  std::string host = "127.0.0.1";  // the controller's admin API (controller/admin.h)
+  uint16_t port = 0;
+  std::string token;  // its bearer token
+  // Longest one long poll waits for a change before asking again; 1 s to 60 s.
+  std::chrono::milliseconds poll_timeout = std::chrono::seconds(25);
+};
+
+// The controller backend (`brix gateway --controller`): long polls the controller's
+// GET /v1/topology, so a change (a replica ready, dead or draining) arrives within a round trip.
+// Start() fails (Unavailable, Unauthenticated) when the first topology cannot be read. Later
+// failures (the controller restarting) keep the last topology, the engines keep serving, and
+// the source retries with backoff (100 ms doubling to 2 s); a restarted controller's topology
+// is taken whatever its generation. InvalidArgument for a missing port or token.
+Result<std::unique_ptr<Source>> MakeControllerSource(ControllerSourceOptions options);
+
+// The topology JSON of the controller's watch API: {"epoch", "generation", "models": [{"name",
+// "routingStrategy"?}], "endpoints": [{"name", "host", "port", "models"}]}. The generation and
+// epoch come back separately; the topology's own generation is left 0.
+struct WatchedTopology {
+  Topology topology;
+  uint64_t generation = 0;
+  std::string epoch;
+};
+Result<WatchedTopology> ParseTopologyJson(std::string_view text);
 
 // Parses the static file format (see src/discovery/README.md). `source_name` prefixes errors,
 // which carry the YAML path: "endpoints.yaml:4:11: endpoints[1].port: must be between 1 and

@@ -1,6 +1,6 @@
-// Fuzzes the static discovery file parser: arbitrary bytes through ParseTopologyYaml. It must
-// return errors, never crash, hang or abort, and what it accepts must hold the format's
-// guarantees.
+// Fuzzes the discovery parsers: arbitrary bytes through ParseTopologyYaml (the static file) and
+// ParseTopologyJson (the controller's watch API). They must return errors, never crash, hang or
+// abort, and what they accept must hold the formats' guarantees.
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -12,6 +12,16 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 64 * 1024) return 0;
+  auto watched = brix::discovery::ParseTopologyJson(
+      std::string_view(reinterpret_cast<const char*>(data), size));
+  if (!watched) {
+    BRIX_CHECK(watched.error().code == brix::Errc::kInvalidArgument);
+  } else {
+    for (const auto& ep : watched->topology.endpoints) {
+      BRIX_CHECK(!ep.name.empty() && !ep.host.empty() && ep.port != 0);
+    }
+    for (const auto& m : watched->topology.models) BRIX_CHECK(!m.name.empty());
+  }
   auto topology = brix::discovery::ParseTopologyYaml(
       std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.yaml");
   if (!topology) {

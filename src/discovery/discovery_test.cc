@@ -623,3 +623,59 @@ TEST(MakeStaticFileSourceTest, RejectsAnEmptyPathAndANonPositiveInterval) {
 
 }  // namespace
 }  // namespace brix::discovery
+
+namespace brix::discovery {
+namespace {
+
+TEST(TopologyJsonTest, ReadsTheControllersWatchAnswer) {
+  auto t = ParseTopologyJson(
+      R"({"epoch":"x1","generation":7,"models":[{"name":"m","routingStrategy":"brix"},{"name":"n"}],
+          "endpoints":[{"name":"m-abcde","host":"127.0.0.1","port":41234,"models":["m"]}]})");
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->generation, 7u);
+  EXPECT_EQ(t->epoch, "x1");
+  ASSERT_EQ(t->topology.models.size(), 2u);
+  EXPECT_EQ(t->topology.models[0].routing_strategy, "brix");
+  EXPECT_FALSE(t->topology.models[1].routing_strategy);
+  ASSERT_EQ(t->topology.endpoints.size(), 1u);
+  EXPECT_EQ(t->topology.endpoints[0],
+            (Endpoint{"m-abcde", "127.0.0.1", 41234, std::vector<std::string>{"m"}}));
+}
+
+TEST(TopologyJsonTest, RefusesMalformedAnswersNamingTheField) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[]", "not a JSON object"},
+      {R"({"epoch":"e","models":[],"endpoints":[]})", "generation"},
+      {R"({"generation":1,"models":[],"endpoints":[]})", "epoch"},
+      {R"({"epoch":"e","generation":1,"models":[{}],"endpoints":[]})", "models[0].name"},
+      {R"({"epoch":"e","generation":1,"models":[],"endpoints":[{"name":"a","host":"h","port":0}]})",
+       "endpoints[0].port"},
+      {R"({"epoch":"e","generation":1,"models":[],"endpoints":[{"name":"a","port":1}]})",
+       "endpoints[0].host"},
+      {R"({"epoch":"e","generation":1,"models":[],"endpoints":[{"name":"a","host":"h","port":1,"models":[3]}]})",
+       "endpoints[0].models"},
+  };
+  for (const auto& [text, want] : cases) {
+    auto t = ParseTopologyJson(text);
+    ASSERT_FALSE(t) << text;
+    EXPECT_EQ(t.error().code, Errc::kInvalidArgument);
+    EXPECT_NE(t.error().message.find(want), std::string::npos) << t.error().message;
+  }
+}
+
+TEST(ControllerSourceTest, RefusesIncompleteOptions) {
+  EXPECT_FALSE(MakeControllerSource({.port = 0, .token = "t"}));
+  EXPECT_FALSE(MakeControllerSource({.port = 1, .token = ""}));
+  EXPECT_FALSE(MakeControllerSource(
+      {.port = 1, .token = "t", .poll_timeout = std::chrono::milliseconds(10)}));
+  // Nothing listens on port 1: Start fails, nothing is delivered.
+  auto s = MakeControllerSource({.port = 1, .token = "t"});
+  ASSERT_TRUE(s);
+  bool called = false;
+  auto started = (*s)->Start([&](std::shared_ptr<const Topology>) { called = true; });
+  EXPECT_FALSE(started);
+  EXPECT_FALSE(called);
+}
+
+}  // namespace
+}  // namespace brix::discovery

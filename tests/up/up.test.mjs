@@ -218,7 +218,7 @@ test('brix up runs, scales, heals and survives its own SIGKILL', { timeout: 6000
     // The gateway's topology (the same object in-process) drops it.
     let gone = null;
     for (let after = topo.generation; !gone;) {
-      const next = await (await fetch(`${admin.url}/v1/topology?after=${after}&timeoutMs=5000`,
+      const next = await (await fetch(`${admin.url}/v1/topology?after=${after}&epoch=${topo.epoch}&timeoutMs=5000`,
         { headers: admin.headers })).json();
       assert.ok(next.generation > after, 'no topology change within 5 s');
       if (!next.endpoints.some((e) => e.port === victim.port)) gone = Date.now();
@@ -236,6 +236,37 @@ test('brix up runs, scales, heals and survives its own SIGKILL', { timeout: 6000
     const g = await cli(['get', 'replicas']);
     assert.match(g.stdout, /killed by signal 9/);
     t.diagnostic(`out of rotation ${outOfRotationMs} ms after SIGKILL; ${res.ok} requests, none failed`);
+  });
+
+  await t.test('a gateway in another process learns the replicas from the controller', async () => {
+    const info = JSON.parse(fs.readFileSync(path.join(state, 'up.json'), 'utf8'));
+    const gw = spawn(brix, ['gateway', '--controller', info.admin, '--controller-token-file',
+      info.tokenFile, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const lines = readline.createInterface({ input: gw.stdout });
+      const url = await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('brix gateway did not start')), 30000);
+        lines.on('line', (l) => {
+          const m = l.match(/serving on (http:\/\/\S+)/);
+          if (m) { clearTimeout(timer); resolve(m[1]); }
+        });
+        gw.on('exit', (code) => { clearTimeout(timer); reject(new Error(`brix gateway exited ${code}`)); });
+      });
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const pods = new Set();
+      for (let i = 0; i < 20; i++) {
+        const { data, response } = await client.chat.completions.create({
+          model: 'llama-3.1-8b', messages: [{ role: 'user', content: `remote ${i}` }], max_tokens: 2,
+        }).withResponse();
+        assert.equal(data.choices.length, 1);
+        pods.add(response.headers.get('target-pod'));
+      }
+      const names = new Set((await replicas()).map((r) => r.name));
+      assert.ok([...pods].every((p) => names.has(p)), `${[...pods]} vs ${[...names]}`);
+    } finally {
+      gw.kill('SIGTERM');
+      await once(gw, 'exit');
+    }
   });
 
   await t.test('the controller killed with SIGKILL and started again: objects back, engines adopted, none twice', async () => {
