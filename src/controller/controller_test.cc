@@ -6,12 +6,16 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <thread>
 
 #include "controller/admin.h"
 #include "controller/process.h"
+#include "net/client.h"
 #include "net/server.h"
 
 namespace brix::controller {
@@ -266,6 +270,85 @@ TEST_F(ControllerTest, ASpecChangeRollsReplicasOneAtATime) {
     return true;
   }));
   EXPECT_EQ(min_ready, 2u);  // never fewer than `replicas` in rotation
+  controller_->Stop(true);
+}
+
+// One admin API call; the response (status, x-brix-result, body).
+net::Response Call(uint16_t port, boost::beast::http::verb method, std::string path,
+                   std::string body = {}, std::string token = "0123456789abcdef-token") {
+  namespace asio = boost::asio;
+  net::Request request{method, path, 11};
+  request.set(boost::beast::http::field::authorization, "Bearer " + token);
+  request.body() = std::move(body);
+  asio::io_context io;
+  net::HttpClient client(io.get_executor());
+  auto done = asio::co_spawn(io,
+                             client.Send(net::HostPort("127.0.0.1", port), std::move(request),
+                                         std::chrono::steady_clock::now() + 10s),
+                             asio::use_future);
+  io.run();
+  auto r = done.get();
+  EXPECT_TRUE(r) << r.error().message;
+  return r ? std::move(*r) : net::Response{};
+}
+
+TEST_F(ControllerTest, TheAdminApiAppliesChecksAndReports) {
+  namespace http = boost::beast::http;
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  net::Server admin(net::ServerConfig{},
+                    MakeAdminHandler({store_.get(), controller_.get(), "0123456789abcdef-token"}));
+  auto port = admin.Start();
+  ASSERT_TRUE(port);
+  const std::string path = "/apis/brix.dev/v1alpha1/namespaces/default/modeldeployments/echo";
+
+  EXPECT_EQ(Call(*port, http::verb::get, "/v1/replicas", "", "wrong").result_int(), 401);
+  net::Response made = Call(*port, http::verb::put, path, Manifest(1));
+  EXPECT_EQ(made.result_int(), 201) << made.body();
+  EXPECT_EQ(made["x-brix-result"], "created");
+  net::Response same = Call(*port, http::verb::put, path, Manifest(1));
+  EXPECT_EQ(same.result_int(), 200);
+  EXPECT_EQ(same["x-brix-result"], "unchanged");
+  net::Response changed = Call(*port, http::verb::put, path, Manifest(2));
+  EXPECT_EQ(changed["x-brix-result"], "configured");
+  EXPECT_TRUE(Eventually([&] { return Ready(*controller_) == 2; }));
+
+  // A stale resourceVersion loses (Kubernetes' 409); a body for another name is refused.
+  json::object stale = json::parse(Manifest(3)).as_object();
+  stale["metadata"].as_object()["resourceVersion"] = "1";
+  net::Response conflict = Call(*port, http::verb::put, path, json::serialize(stale));
+  EXPECT_EQ(conflict.result_int(), 409) << conflict.body();
+  net::Response elsewhere =
+      Call(*port, http::verb::put,
+           "/apis/brix.dev/v1alpha1/namespaces/default/modeldeployments/other", Manifest(1));
+  EXPECT_EQ(elsewhere.result_int(), 400);
+  EXPECT_NE(elsewhere.body().find("the path names"), std::string::npos) << elsewhere.body();
+  net::Response bad = Call(*port, http::verb::put, path,
+                           R"({"apiVersion":"brix.dev/v1alpha1","kind":"ModelDeployment",)"
+                           R"("metadata":{"name":"echo"},"spec":{"model":"m","replicas":"2"}})");
+  EXPECT_EQ(bad.result_int(), 400);
+  EXPECT_NE(bad.body().find("spec.replicas: must be an integer"), std::string::npos) << bad.body();
+  EXPECT_EQ(Call(*port, http::verb::put, path, "not json").result_int(), 400);
+
+  net::Response list = Call(*port, http::verb::get, "/apis/brix.dev/v1alpha1/modeldeployments");
+  json::object l = json::parse(list.body()).as_object();
+  EXPECT_EQ(l.at("kind").as_string(), "ModelDeploymentList");
+  ASSERT_EQ(l.at("items").as_array().size(), 1u);
+  EXPECT_TRUE(Eventually([&] {
+    json::object o = json::parse(Call(*port, http::verb::get, path).body()).as_object();
+    return o.contains("status") && o.at("status").at("readyReplicas").as_int64() == 2;
+  }));
+  json::object replicas =
+      json::parse(Call(*port, http::verb::get, "/v1/replicas").body()).as_object();
+  EXPECT_EQ(replicas.at("items").as_array().size(), 2u);
+
+  EXPECT_EQ(Call(*port, http::verb::delete_, path).result_int(), 200);
+  EXPECT_EQ(Call(*port, http::verb::get, path).result_int(), 404);
+  EXPECT_EQ(Call(*port, http::verb::delete_, path).result_int(), 404);
+  EXPECT_TRUE(Eventually([&] { return controller_->Replicas().empty(); }));
+  EXPECT_EQ(Call(*port, http::verb::post, "/v1/replicas").result_int(), 405);
+  EXPECT_EQ(Call(*port, http::verb::get, "/nowhere").result_int(), 404);
+  admin.Stop();
   controller_->Stop(true);
 }
 
