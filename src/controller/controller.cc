@@ -707,6 +707,8 @@ struct Controller::Impl {
         co_await timer.async_wait(asio::use_awaitable);
       }
     }
+    // What is left (nothing, after a full stop) goes into the objects' status.
+    if (draining_all) WriteStatus();
     // Returning lets io.run() end once the last health probe (bounded by probe_timeout) is done.
   }
 };

@@ -136,6 +136,9 @@ TEST_F(ControllerTest, StartsReplicasAndPublishesThemWhenHealthy) {
   EXPECT_EQ(FindProcesses("BRIX_CONTROLLER", Instance()).size(), 3u);
   controller_->Stop(/*stop_engines=*/true);
   EXPECT_TRUE(FindProcesses("BRIX_CONTROLLER", Instance()).empty());
+  // The status says so too.
+  EXPECT_EQ(Status().at("readyReplicas").as_int64(), 0);
+  EXPECT_EQ(Status().at("instances").as_array().size(), 0u);
 }
 
 TEST_F(ControllerTest, ScalesDownByDrainingAndUp) {
