@@ -1,7 +1,6 @@
 #include "controller/admin.h"
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -11,6 +10,7 @@
 #include <memory>
 
 #include "api/api.h"
+#include "net/admin.h"
 #include "net/http_status.h"
 #include "net/router.h"
 
@@ -24,22 +24,13 @@ namespace json = boost::json;
 constexpr std::string_view kGroupPrefix = "/apis/brix.dev/v1alpha1/";
 
 net::Response Json(http::status status, std::string body) {
-  net::Response response{status, 11};
-  response.set(http::field::content_type, "application/json");
-  response.body() = std::move(body);
-  return response;
+  return net::JsonResponse(status, std::move(body));
 }
 
 net::Response ErrorResponse(const Error& e) {
-  unsigned status = net::HttpStatusFor(e.code);
   // A lost optimistic-concurrency race is Kubernetes' 409, not a bad request.
-  if (e.code == Errc::kFailedPrecondition && e.message.starts_with("conflict")) status = 409;
-  return Json(static_cast<http::status>(status), net::ErrorBody(status, e.message));
-}
-
-bool TokenMatches(std::string_view expected, std::string_view given) {
-  return expected.size() == given.size() &&
-         CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0;
+  const bool conflict = e.code == Errc::kFailedPrecondition && e.message.starts_with("conflict");
+  return net::ErrorResponse(e, conflict ? 409 : 0);
 }
 
 std::vector<std::string_view> Split(std::string_view path) {
@@ -222,11 +213,7 @@ Result<Applied> Apply(store::ObjectStore& store, const json::object& object) {
 net::Handler MakeAdminHandler(AdminContext context) {
   auto ctx = std::make_shared<const AdminContext>(std::move(context));
   return [ctx](net::Request req, net::ResponseWriter writer) -> asio::awaitable<void> {
-    auto auth = req.find(http::field::authorization);
-    const std::string_view given = auth != req.end() && auth->value().starts_with("Bearer ")
-                                       ? std::string_view(auth->value()).substr(7)
-                                       : std::string_view();
-    if (!TokenMatches(ctx->token, given)) {
+    if (!net::BearerTokenMatches(req, ctx->token)) {
       co_await writer.Send(
           ErrorResponse(Unauthenticated("admin API: missing or wrong admin token")));
       co_return;

@@ -1,11 +1,11 @@
 #include "gateway/admin.h"
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 
 #include <boost/json.hpp>
 #include <memory>
 
+#include "net/admin.h"
 #include "net/http_status.h"
 #include "net/router.h"
 
@@ -15,24 +15,14 @@ namespace {
 namespace http = boost::beast::http;
 namespace json = boost::json;
 
-net::Response Json(http::status status, std::string body) {
-  net::Response response{status, 11};
-  response.set(http::field::content_type, "application/json");
-  response.body() = std::move(body);
-  return response;
-}
+using net::ErrorResponse;
 
-net::Response ErrorResponse(const Error& e) {
-  return Json(static_cast<http::status>(net::HttpStatusFor(e.code)), net::ErrorBody(e));
+net::Response Json(http::status status, std::string body) {
+  return net::JsonResponse(status, std::move(body));
 }
 
 json::object KeyJson(const KeyRecord& k) {
   return {{"id", k.id}, {"tenant", k.tenant}, {"created", k.created_unix}};
-}
-
-bool TokenMatches(std::string_view expected, std::string_view given) {
-  return expected.size() == given.size() &&
-         CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0;
 }
 
 // Splits "/admin/v1/a/b" into {"a", "b"}; empty segments are kept (and then match nothing).
@@ -51,11 +41,7 @@ std::vector<std::string_view> Segments(std::string_view path) {
 }
 
 net::Response Handle(const AdminContext& ctx, const net::Request& req) {
-  auto auth = req.find(http::field::authorization);
-  const std::string_view given = auth != req.end() && auth->value().starts_with("Bearer ")
-                                     ? std::string_view(auth->value()).substr(7)
-                                     : std::string_view();
-  if (!TokenMatches(ctx.token, given)) {
+  if (!net::BearerTokenMatches(req, ctx.token)) {
     return ErrorResponse(Unauthenticated("admin API: missing or wrong admin token"));
   }
   const std::vector<std::string_view> seg = Segments(net::TargetPath(req.target()));
