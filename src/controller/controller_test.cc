@@ -11,6 +11,8 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "controller/admin.h"
@@ -249,6 +251,25 @@ TEST_F(ControllerTest, AnEngineThatKeepsExitingBacksOffAndSaysWhy) {
   EXPECT_TRUE(controller_->CurrentTopology()->endpoints.empty());
   json::object s = Status();
   EXPECT_EQ(s.at("readyReplicas").as_int64(), 0);
+  controller_->Stop(true);
+}
+
+TEST_F(ControllerTest, ACommandGetsItsPortAndModelQuotedForTheShell) {
+  // {model} arrives as one word whatever it holds; the engine's output goes to its log.
+  json::object o =
+      json::parse(Manifest(1, "sh -c 'echo \"model=[$0]\"; exec \"$@\"' {model} " BRIX_ECHO_SERVER
+                              " --port {port}"))
+          .as_object();
+  o["spec"].as_object()["model"] = "org/it's-a-model";
+  ASSERT_TRUE(store_->Create(json::serialize(o)));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 1; }));
+  const ReplicaInfo r = controller_->Replicas()[0];
+  EXPECT_EQ(r.model, "org/it's-a-model");
+  std::ifstream log(dir_ / "logs" / (r.name + ".log"));
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_NE(text.find("model=[org/it's-a-model]"), std::string::npos) << text;
   controller_->Stop(true);
 }
 
