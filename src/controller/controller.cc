@@ -109,6 +109,7 @@ struct Replica {
   bool probing = false;
   Clock::time_point next_probe{};
   std::string last_exit;
+  std::string kill_reason;  // why the controller killed it, reported instead of "signal 9"
   std::string log_file;
 };
 
@@ -371,14 +372,16 @@ struct Controller::Impl {
 
   bool Alive(Replica& r) {
     if (r.pid == 0) return false;
+    std::string how = "ended";
     if (r.child) {
       ProcessExit exit = PollChild(r.pid);
       if (!exit.exited) return true;
-      r.last_exit = exit.how;
-      return false;
+      how = exit.how;
+    } else if (ProcessAlive(r.pid, r.start_ticks)) {
+      return true;
     }
-    if (ProcessAlive(r.pid, r.start_ticks)) return true;
-    r.last_exit = "ended";
+    r.last_exit = r.kill_reason.empty() ? how : r.kill_reason;
+    r.kill_reason.clear();
     return false;
   }
 
@@ -500,7 +503,7 @@ struct Controller::Impl {
         case Phase::kStarting: {
           const milliseconds limit = r->adopted ? milliseconds(30000) : r->spec.ready_timeout;
           if (now - r->started > limit && r->pid != 0) {
-            r->last_exit = fmt::format("not ready within {}", config::FormatDuration(limit));
+            r->kill_reason = fmt::format("not ready within {}", config::FormatDuration(limit));
             SignalGroup(r->pid, SIGKILL);
           }
           break;
@@ -565,7 +568,7 @@ struct Controller::Impl {
       Event(fmt::format("{} unready: {}", r->name, why));
     }
     if (r->phase == Phase::kUnready && r->failed_probes >= options.restart_after) {
-      r->last_exit = fmt::format("failed {} health checks", r->failed_probes);
+      r->kill_reason = fmt::format("failed {} health checks", r->failed_probes);
       Event(fmt::format("{} failed {} health checks in a row; killing it", r->name,
                         r->failed_probes));
       SignalGroup(r->pid, SIGKILL);

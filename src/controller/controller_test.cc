@@ -273,6 +273,22 @@ TEST_F(ControllerTest, ACommandGetsItsPortAndModelQuotedForTheShell) {
   controller_->Stop(true);
 }
 
+TEST_F(ControllerTest, AnEngineThatNeverAnswersIsKilledAtItsReadyTimeout) {
+  json::object o = json::parse(Manifest(1, "sleep 600 # {port}")).as_object();
+  o["spec"].as_object()["readyTimeout"] = "1s";
+  ASSERT_TRUE(store_->Create(json::serialize(o)));
+  controller_ = Make();
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] {
+    auto r = controller_->Replicas();
+    return r.size() == 1 && r[0].restarts >= 1;
+  }));
+  EXPECT_EQ(controller_->Replicas()[0].last_exit, "not ready within 1s");
+  EXPECT_TRUE(controller_->CurrentTopology()->endpoints.empty());
+  controller_->Stop(true);
+  EXPECT_TRUE(FindProcesses("BRIX_CONTROLLER", Instance()).empty());
+}
+
 TEST_F(ControllerTest, ASpecChangeRollsReplicasOneAtATime) {
   ASSERT_TRUE(store_->Create(Manifest(2)));
   controller_ = Make();
