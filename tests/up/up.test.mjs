@@ -209,6 +209,28 @@ test('brix up runs, scales, heals and survives its own SIGKILL', { timeout: 6000
     assert.match(again.stdout, /modeldeployment\/llama unchanged/);
   });
 
+  await t.test('a spec change rolls the replicas under load without failing a request', async () => {
+    const l = load(u.url);
+    await eventually(() => l.result.ok > 20, 20000, 'load running');
+    const before = (await replicas()).map((r) => r.name);
+    const changed = manifest(1).replace('h100/llama-3.2-1b', 'h200/llama-3.2-1b');
+    const applied = await cli(['apply', '-f', writeManifest('h200.yaml', changed)]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /configured/);
+    await eventually(async () => {
+      const now = await replicas();
+      return now.length === 1 && now[0].state === 'ready' && now[0].current &&
+        !before.includes(now[0].name) && engines().length === 1;
+    }, 60000, 'the replaced replica');
+    const after = l.result.ok;
+    await eventually(() => l.result.ok > after + 20, 20000, 'requests after the rollout');
+    const res = await l.stop();
+    assert.deepEqual(res.failures, [], `${res.failures.length} of ${res.ok + res.failures.length} failed`);
+    const d = await cli(['describe', 'modeldeployment', 'llama']);
+    assert.match(d.stdout, /Generation: +\d+ \(observed \d+\)/);
+    assert.match(d.stdout, /h200\/llama-3\.2-1b/);
+  });
+
   await t.test('an engine killed with SIGKILL under load: out of rotation within 1 s, restarted, no request lost', async () => {
     const apply = await cli(['apply', '-f', writeManifest('two-again.yaml', manifest(2))]);
     assert.equal(apply.code, 0, apply.stderr);
