@@ -19,6 +19,13 @@ constexpr double kWeightQueuedNow = 3;
 constexpr double kWeightQueueAverage = 10;
 constexpr double kWeightQueueAverageSquared = 10;
 constexpr double kKvUsageSeconds = 0.5;
+// Time constant of the engine's and the index's cache hit counts compared for calibration.
+constexpr double kCalibrationSeconds = 60;
+// Prompt tokens the engine must have reported before its hit fraction is trusted.
+constexpr double kCalibrationMinTokens = 100000;
+// Requests remembered per endpoint for the backlog: more than await a first token on one engine
+// in practice (vLLM's default max_num_seqs is 256 in all).
+constexpr size_t kRecentRouted = 256;
 
 class LinearLatencyModel final : public LatencyModel {
  public:
@@ -78,8 +85,8 @@ std::optional<Polarity> LeastLatencyPolicy::Score(const RouteRequest& request,
   int64_t min_fresh = prompt;
   for (size_t i = 0; i < n; ++i) min_fresh = std::min(min_fresh, prompt - cached[i]);
 
-  // The per-endpoint averages: read the hit fraction, sample the queue.
-  std::vector<double> hit(n);
+  // Per endpoint: sample the queue, count the engine's cache hits, estimate the backlog.
+  std::vector<double> backlog(n);
   std::vector<double> queue(n);
   {
     std::lock_guard lock(mu_);
@@ -90,7 +97,9 @@ std::optional<Polarity> LeastLatencyPolicy::Score(const RouteRequest& request,
       EndpointState& s = it->second;
       s.queue +=
           kQueueSmoothing * (static_cast<double>(candidates[i].awaiting_first_token) - s.queue);
-      hit[i] = s.hit;
+      s.Decay(request.now_s);
+      if (candidates[i].metrics != nullptr) s.Count(*candidates[i].metrics);
+      backlog[i] = Backlog(s, candidates[i]);
       queue[i] = s.queue;
     }
   }
@@ -100,9 +109,7 @@ std::optional<Polarity> LeastLatencyPolicy::Score(const RouteRequest& request,
     const LatencyModel& model = e.latency != nullptr ? *e.latency : *latency_;
     const double budget = static_cast<double>(std::max<int64_t>(1, model.StepTokenBudget()));
     const int64_t fresh = std::max<int64_t>(0, prompt - cached[i]);
-    const double backlog =
-        static_cast<double>(std::max<int64_t>(0, e.awaiting_prompt_tokens)) * (1 - hit[i]);
-    const double work = backlog + static_cast<double>(fresh);
+    const double work = backlog[i] + static_cast<double>(fresh);
     double score =
         model.PrefillSeconds(std::llround(work), cached[i]) +
         std::ceil(work / budget) * model.DecodeStepSeconds(e.in_flight, e.in_flight_tokens);
@@ -147,6 +154,63 @@ void LeastLatencyPolicy::Observe(const RouteRequest& request, const EndpointView
   EndpointState& s = it->second;
   s.hit = s.seen ? s.hit + kHitSmoothing * (fraction - s.hit) : fraction;
   s.seen = true;
+  const auto prompt = static_cast<int64_t>(request.token_ids.size());
+  s.recent.push_back({prompt, std::min(cached, prompt)});
+  s.Decay(request.now_s);
+  s.predicted_queries += static_cast<double>(prompt);
+  s.predicted_hits += static_cast<double>(std::min(cached, prompt));
+  if (s.recent.size() > kRecentRouted) s.recent.pop_front();
+}
+
+void LeastLatencyPolicy::EndpointState::Decay(double now) {
+  if (now <= decayed_at) return;
+  const double keep = std::exp(-(now - decayed_at) / kCalibrationSeconds);
+  engine_queries *= keep;
+  engine_hits *= keep;
+  predicted_queries *= keep;
+  predicted_hits *= keep;
+  decayed_at = now;
+}
+
+void LeastLatencyPolicy::EndpointState::Count(const EngineMetrics& m) {
+  if (!m.prefix_cache_queries || !m.prefix_cache_hits) return;
+  const double queries = *m.prefix_cache_queries;
+  const double hits = *m.prefix_cache_hits;
+  if (!std::isfinite(queries) || !std::isfinite(hits)) return;
+  // Counters that went back belong to a restarted engine: start over from them.
+  if (last_queries >= 0 && queries >= last_queries && hits >= last_hits) {
+    engine_queries += queries - last_queries;
+    engine_hits += hits - last_hits;
+  }
+  last_queries = queries;
+  last_hits = hits;
+}
+
+double LeastLatencyPolicy::EndpointState::Calibration() const {
+  if (engine_queries < kCalibrationMinTokens || predicted_queries <= 0 || predicted_hits <= 0) {
+    return 1;
+  }
+  const double engine = engine_hits / engine_queries;
+  const double predicted = predicted_hits / predicted_queries;
+  const double ratio = engine / predicted;
+  return std::isfinite(ratio) ? std::clamp(ratio, 0.0, 1.0) : 1;
+}
+
+double LeastLatencyPolicy::Backlog(const EndpointState& s, const EndpointView& e) {
+  const double c = s.Calibration();
+  // One long miss queued on an otherwise well-cached endpoint counts in full, where the
+  // endpoint's average hit fraction would hide most of it.
+  const auto awaiting = static_cast<size_t>(std::max<int64_t>(0, e.awaiting_first_token));
+  const size_t known = std::min(s.recent.size(), awaiting);
+  int64_t known_prompt = 0;
+  double fresh = 0;
+  for (size_t k = 0; k < known; ++k) {
+    const Routed& r = s.recent[s.recent.size() - 1 - k];
+    known_prompt += r.prompt;
+    fresh += static_cast<double>(r.prompt) - static_cast<double>(r.cached) * c;
+  }
+  const int64_t rest = std::max<int64_t>(0, e.awaiting_prompt_tokens - known_prompt);
+  return fresh + static_cast<double>(rest) * (1 - s.hit * c);
 }
 
 }  // namespace brix::router

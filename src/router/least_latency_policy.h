@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,9 +24,21 @@ namespace brix::router {
 //   cached  = prompt tokens the endpoint likely holds: the PrefixIndex match (64-token blocks
 //             of where earlier prompts went); the oracle asks EndpointView::cache instead
 //   fresh   = prompt tokens - cached
-//   backlog = awaiting_prompt_tokens x (1 - hit): the uncached prompt tokens queued ahead,
-//             hit being the endpoint's recent cached fraction (an average over the last ~32
-//             requests routed there, as estimated when they were routed)
+//   backlog = the uncached prompt tokens queued ahead. The endpoint's awaiting_first_token
+//             requests are, in a first-come-first-served engine, the newest ones this policy
+//             routed there: their prompts minus their cached parts (as estimated when they
+//             were routed) x calibration are summed, so that one long miss queued on an
+//             otherwise well-cached endpoint counts in full. Awaiting prompt tokens beyond
+//             those remembered (requests routed by another gateway) count x (1 - hit x
+//             calibration), hit being the endpoint's recent cached fraction (an average over
+//             the last ~32 requests routed there).
+//   calibration = the engine's own prefix-cache hit fraction (vllm:prefix_cache_hits_total /
+//             _queries_total, scraped) over the fraction the index predicted for the prompts
+//             routed there, both over the last minute or so, at most 1: the index lists blocks
+//             the engine may have evicted since (on the Mooncake trace the engines' caches turn
+//             over within minutes and the index's estimates of a queue are optimistic; on a
+//             workload that fits in cache it is ~1). 1 until the engine has reported 100k
+//             prompt tokens, or when its page has no such counters.
 //   ttft    = PrefillSeconds(backlog + fresh, cached)
 //           + ceil((backlog + fresh) / StepTokenBudget) x DecodeStepSeconds(in_flight,
 //                                                                          in_flight_tokens)
@@ -83,11 +97,35 @@ class LeastLatencyPolicy final : public Policy {
   void Observe(const RouteRequest& request, const EndpointView& chosen) override;
 
  private:
-  struct EndpointState {
-    double hit = 0;     // recent cached fraction of what was routed there
-    bool seen = false;  // hit holds a value
-    double queue = 0;   // average awaiting_first_token, sampled at routing decisions
+  // One request routed to an endpoint: its prompt tokens and the part estimated cached.
+  struct Routed {
+    int64_t prompt = 0;
+    int64_t cached = 0;
   };
+  struct EndpointState {
+    double hit = 0;             // recent cached fraction of what was routed there
+    bool seen = false;          // hit holds a value
+    double queue = 0;           // average awaiting_first_token, sampled at routing decisions
+    std::deque<Routed> recent;  // the newest requests routed there, newest last
+    // Calibration: prompt tokens the engine reported queried and hit in its prefix cache, and
+    // those this policy routed there and expected cached, all decaying with time.
+    double last_queries = -1;  // the engine's counters at the last scrape seen
+    double last_hits = 0;
+    double engine_queries = 0;
+    double engine_hits = 0;
+    double predicted_queries = 0;
+    double predicted_hits = 0;
+    double decayed_at = 0;
+
+    void Decay(double now);
+    void Count(const EngineMetrics& metrics);
+    // The engine's hit fraction over the predicted one, in [0, 1]; 1 until the engine has
+    // reported enough.
+    double Calibration() const;
+  };
+
+  // The endpoint's backlog: uncached prompt tokens awaiting their first token (see the header).
+  static double Backlog(const EndpointState& s, const EndpointView& e);
 
   // Cached prompt tokens per candidate.
   void CachedTokens(const RouteRequest& request, std::span<const EndpointView> candidates,

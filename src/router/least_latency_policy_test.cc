@@ -66,6 +66,60 @@ TEST(LeastLatencyPolicyTest, ACachedPrefixOutweighsASmallQueue) {
   EXPECT_NEAR(s[0], 1e-3 * (300 * (1 - 0.8 / 32)) + 0.01, 1e-3);
 }
 
+TEST(LeastLatencyPolicyTest, TheQueueAheadIsWhatEachWaitingRequestLeftUncached) {
+  LeastLatencyPolicy policy = Make();
+  std::vector<EndpointView> e = {{.name = "a"}, {.name = "b"}};
+  // a has served one conversation: 31 prompts of 1,280 tokens, all but the first fully cached,
+  // so its average hit fraction is ~0.6.
+  const std::vector<uint32_t> conversation = Prompt(1280);
+  for (int i = 0; i < 31; ++i) policy.Observe({.token_ids = conversation}, e[0]);
+  // Then a long prompt it holds nothing of: 2,000 tokens, all uncached.
+  std::vector<uint32_t> other(2000);
+  std::iota(other.begin(), other.end(), 100000u);
+  policy.Observe({.token_ids = other}, e[0]);
+  // a and b both have 2,000 prompt tokens awaiting a first token. On a that is the long miss,
+  // the newest request routed there: it counts in full (the average hit would have made it
+  // ~800). Of b's queue nothing is known: its tokens count x (1 - b's hit) = x 1.
+  e[0].awaiting_first_token = 1;
+  e[0].awaiting_prompt_tokens = 2000;
+  e[1].awaiting_first_token = 1;
+  e[1].awaiting_prompt_tokens = 2000;
+  const std::vector<uint32_t> small = Prompt(64 * 3);  // a holds these 3 blocks
+  std::vector<double> s(2);
+  ASSERT_TRUE(policy.Score({.token_ids = small}, e, s));
+  EXPECT_NEAR(s[0], 2.0, 1e-9);          // 2,000 queued + 0 new, no decode batch
+  EXPECT_NEAR(s[1], 2.0 + 0.192, 1e-9);  // 2,000 queued + 192 new
+  // Two waiting on a: the miss and the conversation's last turn, which was all cached.
+  e[0].awaiting_first_token = 2;
+  e[0].awaiting_prompt_tokens = 2000 + 1280;
+  ASSERT_TRUE(policy.Score({.token_ids = small}, e, s));
+  EXPECT_NEAR(s[0], 2.0, 1e-9);
+}
+
+TEST(LeastLatencyPolicyTest, TheEnginesOwnHitCountsCorrectAnOptimisticIndex) {
+  LeastLatencyPolicy policy = Make();
+  std::vector<EndpointView> e = {{.name = "a"}};
+  // 100 prompts of 1,280 tokens routed to a, all but the first expected fully cached: the index
+  // predicts 99% of their tokens hit.
+  const std::vector<uint32_t> conversation = Prompt(1280);
+  for (int i = 0; i < 100; ++i) policy.Observe({.token_ids = conversation}, e[0]);
+  e[0].awaiting_first_token = 1;
+  e[0].awaiting_prompt_tokens = 1280;
+  const std::vector<uint32_t> small = Prompt(64 * 3);
+  std::vector<double> s(1);
+  // Until the engine has reported, the index is believed: the waiting prompt is all cached.
+  EngineMetrics metrics{.prefix_cache_queries = 0, .prefix_cache_hits = 0};
+  e[0].metrics = &metrics;
+  ASSERT_TRUE(policy.Score({.token_ids = small}, e, s));
+  EXPECT_NEAR(s[0], 0, 1e-9);
+  // The engine hit only half of those 128,000 tokens (it evicted what the index still lists):
+  // the waiting prompt's cached part shrinks by 0.5 / 0.99.
+  metrics.prefix_cache_queries = 128000;
+  metrics.prefix_cache_hits = 64000;
+  ASSERT_TRUE(policy.Score({.token_ids = small}, e, s));
+  EXPECT_NEAR(s[0], 1e-3 * 1280 * (1 - 0.5 / 0.99), 1e-3);
+}
+
 TEST(LeastLatencyPolicyTest, BrixChargesACacheMissToTheQueueBehindIt) {
   const std::vector<uint32_t> ids = Prompt(1280);
   std::vector<EndpointView> e = {
