@@ -672,7 +672,9 @@ struct Controller::Impl {
       Result<store::StoredObject> w = options.store->UpdateStatus(d.key, 0, std::move(status));
       if (w) {
         last = std::move(text);
-        seen_version = w->resource_version;  // our own write needs no re-read
+        // Our own write needs no re-read, unless someone else wrote since we read: versions
+        // count every write, so anything but the next one means a change we have not seen.
+        if (w->resource_version == seen_version + 1) seen_version = w->resource_version;
       } else if (w.error().code != Errc::kNotFound) {
         log->warn("writing the status of {}: {}", id, w.error().message);
       }

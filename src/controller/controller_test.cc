@@ -6,13 +6,16 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <mutex>
 #include <thread>
 
 #include "controller/admin.h"
@@ -141,6 +144,87 @@ TEST_F(ControllerTest, StartsReplicasAndPublishesThemWhenHealthy) {
   // The status says so too.
   EXPECT_EQ(Status().at("readyReplicas").as_int64(), 0);
   EXPECT_EQ(Status().at("instances").as_array().size(), 0u);
+}
+
+// A store that lets a test write just before the controller's next status write lands, as a
+// user's `brix apply` racing the controller's loop would.
+class RacingStore final : public store::ObjectStore {
+ public:
+  explicit RacingStore(store::ObjectStore& inner) : inner_(inner) {}
+  void BeforeNextStatusWrite(std::function<void()> fn) {
+    std::lock_guard lock(mu_);
+    before_status_ = std::move(fn);
+  }
+
+  Result<store::StoredObject> Create(std::string_view json) override { return inner_.Create(json); }
+  Result<store::StoredObject> Update(std::string_view json) override { return inner_.Update(json); }
+  Result<store::StoredObject> UpdateStatus(const store::ObjectKey& key, uint64_t expected,
+                                           boost::json::value status) override {
+    std::function<void()> fn;
+    {
+      std::lock_guard lock(mu_);
+      fn = std::exchange(before_status_, nullptr);
+    }
+    if (fn) fn();
+    return inner_.UpdateStatus(key, expected, std::move(status));
+  }
+  Result<store::StoredObject> Delete(const store::ObjectKey& key, uint64_t expected) override {
+    return inner_.Delete(key, expected);
+  }
+  Result<store::StoredObject> Get(const store::ObjectKey& key) override { return inner_.Get(key); }
+  Result<std::vector<store::StoredObject>> List(std::string_view kind, std::string_view ns,
+                                                uint64_t* version) override {
+    return inner_.List(kind, ns, version);
+  }
+  Result<std::vector<store::WatchEvent>> EventsSince(uint64_t since, size_t limit) override {
+    return inner_.EventsSince(since, limit);
+  }
+  Result<uint64_t> CurrentVersion() override { return inner_.CurrentVersion(); }
+  bool WaitForChange(uint64_t since, std::chrono::milliseconds timeout) override {
+    return inner_.WaitForChange(since, timeout);
+  }
+
+ private:
+  store::ObjectStore& inner_;
+  std::mutex mu_;
+  std::function<void()> before_status_;
+};
+
+TEST_F(ControllerTest, ASpecChangeWrittenAsTheStatusIsWrittenIsNotLost) {
+  ASSERT_TRUE(store_->Create(Manifest(1)));
+  RacingStore racing(*store_);
+  ControllerOptions o;
+  o.store = &racing;
+  o.instance = Instance();
+  o.log_dir = dir_ / "logs";
+  o.tick = 20ms;
+  o.probe_interval = 100ms;
+  o.probe_timeout = 500ms;
+  o.drain_delay = 50ms;
+  o.stop_timeout = 3s;
+  auto made = Controller::Create(o);
+  ASSERT_TRUE(made) << made.error().message;
+  controller_ = std::move(*made);
+  ASSERT_TRUE(controller_->Start());
+  ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 1; }));
+  // A spec change (another command) makes the controller start a replica and write a status.
+  // Just before that write lands, the user applies 2 replicas of the first spec: that write is
+  // newer than what the controller read, and its own status write after it must not hide it.
+  std::atomic<bool> raced = false;
+  racing.BeforeNextStatusWrite([&] {
+    EXPECT_TRUE(store_->Update(Manifest(2)));
+    raced = true;
+  });
+  ASSERT_TRUE(store_->Update(Manifest(1, BRIX_ECHO_SERVER " --port {port} --workers 1")));
+  ASSERT_TRUE(Eventually([&] { return raced.load(); }));
+  // Two replicas of the first spec, ready (the lost update would leave one of the other spec).
+  EXPECT_TRUE(Eventually([&] {
+    json::object s = Status();
+    return s.contains("updatedReplicas") && s.at("updatedReplicas").as_int64() == 2 &&
+           s.at("readyReplicas").as_int64() == 2 && s.at("replicas").as_int64() == 2;
+  })) << json::serialize(Status());
+  controller_->Stop(true);
+  controller_.reset();
 }
 
 TEST_F(ControllerTest, ScalesDownByDrainingAndUp) {
