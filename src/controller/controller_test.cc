@@ -72,9 +72,10 @@ class ControllerTest : public ::testing::Test {
 
   std::string Instance() const { return (dir_ / "brix.db").string(); }
 
-  std::unique_ptr<Controller> Make() {
+  // A controller on the test's store, or on `store` (a wrapper of it).
+  std::unique_ptr<Controller> Make(store::ObjectStore* store = nullptr) {
     ControllerOptions o;
-    o.store = store_.get();
+    o.store = store != nullptr ? store : store_.get();
     o.instance = Instance();
     o.log_dir = dir_ / "logs";
     o.tick = 20ms;
@@ -193,18 +194,7 @@ class RacingStore final : public store::ObjectStore {
 TEST_F(ControllerTest, ASpecChangeWrittenAsTheStatusIsWrittenIsNotLost) {
   ASSERT_TRUE(store_->Create(Manifest(1)));
   RacingStore racing(*store_);
-  ControllerOptions o;
-  o.store = &racing;
-  o.instance = Instance();
-  o.log_dir = dir_ / "logs";
-  o.tick = 20ms;
-  o.probe_interval = 100ms;
-  o.probe_timeout = 500ms;
-  o.drain_delay = 50ms;
-  o.stop_timeout = 3s;
-  auto made = Controller::Create(o);
-  ASSERT_TRUE(made) << made.error().message;
-  controller_ = std::move(*made);
+  controller_ = Make(&racing);
   ASSERT_TRUE(controller_->Start());
   ASSERT_TRUE(Eventually([&] { return Ready(*controller_) == 1; }));
   // A spec change (another command) makes the controller start a replica and write a status.
