@@ -1,13 +1,15 @@
 #include "openai/gateway.h"
 
 #include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
 #include <cctype>
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "openai/requests.h"
 
@@ -71,9 +73,322 @@ std::optional<Usage> UsageFrom(const json::value* v) {
   return usage;
 }
 
+// LaxBool() over the scalars a SAX parser reports.
+bool LaxBoolNumber(double d) { return d == 1.0; }
+bool LaxBoolString(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s == "1" || s == "on" || s == "t" || s == "true" || s == "y" || s == "yes";
+}
+
+// SAX handler for InspectRequest(): the routing fields of a top-level object, read as the parser
+// meets them (no document is built). It must agree with the document reading (LaxBool(),
+// UsageFlags(), the last of duplicate keys wins, as in Boost.JSON and Python); gateway_test
+// checks both readings against each other.
+class RequestFields {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  bool object = false;  // the document is an object
+
+  RequestInfo Info() const {
+    RequestInfo info;
+    info.model = model_;
+    info.stream = stream_;
+    const bool include = options_object_ && include_usage_;
+    info.include_usage = stream_ && include;
+    info.continuous_usage = stream_ && include && continuous_usage_;
+    return info;
+  }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    if (depth_ == 0) object = true;
+    OnValue(Kind::kContainer, {});
+    ++depth_;
+    if (depth_ == 2 && top_ == Top::kStreamOptions) {
+      in_options_ = true;
+      options_object_ = true;
+    }
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    if (depth_ == 2) in_options_ = false;
+    --depth_;
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) {
+    OnValue(Kind::kContainer, {});
+    ++depth_;
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (depth_ <= 2) key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (depth_ > 2) return true;
+    key_.append(s.data(), s.size());
+    if (depth_ == 1) {
+      top_ = key_ == "model"            ? Top::kModel
+             : key_ == "stream"         ? Top::kStream
+             : key_ == "stream_options" ? Top::kStreamOptions
+                                        : Top::kOther;
+      // A repeated key replaces what the earlier one said.
+      if (top_ == Top::kModel) model_.reset();
+      if (top_ == Top::kStream) stream_ = false;
+      if (top_ == Top::kStreamOptions) {
+        options_object_ = false;
+        include_usage_ = true;  // StreamOptions' default
+        continuous_usage_ = false;
+      }
+    } else if (in_options_) {
+      inner_ = key_ == "include_usage"            ? Inner::kInclude
+               : key_ == "continuous_usage_stats" ? Inner::kContinuous
+                                                  : Inner::kOther;
+    }
+    key_.clear();
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (Wanted()) text_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (Wanted()) {
+      text_.append(s.data(), s.size());
+      OnValue(Kind::kString, {});
+    }
+    text_.clear();
+    return true;
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(int64_t i, json::string_view, boost::system::error_code&) {
+    OnValue(Kind::kNumber, static_cast<double>(i));
+    return true;
+  }
+  bool on_uint64(uint64_t u, json::string_view, boost::system::error_code&) {
+    OnValue(Kind::kNumber, static_cast<double>(u));
+    return true;
+  }
+  bool on_double(double d, json::string_view, boost::system::error_code&) {
+    OnValue(Kind::kNumber, d);
+    return true;
+  }
+  bool on_bool(bool b, boost::system::error_code&) {
+    OnValue(Kind::kBool, b ? 1.0 : 0.0);
+    return true;
+  }
+  bool on_null(boost::system::error_code&) {
+    OnValue(Kind::kNull, {});
+    return true;
+  }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  enum class Top { kOther, kModel, kStream, kStreamOptions };
+  enum class Inner { kOther, kInclude, kContinuous };
+  enum class Kind { kContainer, kString, kNumber, kBool, kNull };
+
+  // Whether a string value being read is one of ours (its text is then collected).
+  bool Wanted() const {
+    if (depth_ == 1) return top_ == Top::kModel || top_ == Top::kStream;
+    return depth_ == 2 && in_options_ && inner_ != Inner::kOther;
+  }
+
+  // A value starts (a container) or is complete (a scalar; a string's text is in text_) at the
+  // current depth. `number` carries numbers and booleans (1/0).
+  void OnValue(Kind kind, double number) {
+    const auto lax = [&] {
+      switch (kind) {
+        case Kind::kBool:
+        case Kind::kNumber:
+          return LaxBoolNumber(number);
+        case Kind::kString:
+          return LaxBoolString(text_);
+        default:
+          return false;
+      }
+    };
+    if (depth_ == 1) {
+      switch (top_) {
+        case Top::kModel:
+          if (kind == Kind::kString) model_ = text_;
+          break;
+        case Top::kStream:
+          stream_ = lax();
+          break;
+        case Top::kStreamOptions:
+          options_object_ = false;  // an object sets it again in on_object_begin()
+          break;
+        case Top::kOther:
+          break;
+      }
+    } else if (depth_ == 2 && in_options_) {
+      if (inner_ == Inner::kInclude) include_usage_ = lax();
+      if (inner_ == Inner::kContinuous) continuous_usage_ = lax();
+    }
+  }
+
+  int depth_ = 0;  // containers open
+  Top top_ = Top::kOther;
+  Inner inner_ = Inner::kOther;
+  bool in_options_ = false;  // inside the stream_options object
+  std::string key_;          // a key being read
+  std::string text_;         // a wanted string value being read
+  std::optional<std::string> model_;
+  bool stream_ = false;
+  bool options_object_ = false;
+  bool include_usage_ = true;
+  bool continuous_usage_ = false;
+};
+
+// SAX handler for a usage object (ReadResponseUsage()): the counts UsageFrom() reads from a
+// document, read as the parser meets them. Parsing stops at the end of the object.
+class UsageFields {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  // UsageFrom() of the object read.
+  std::optional<Usage> Result() const {
+    if (!prompt_) return std::nullopt;
+    Usage usage;
+    usage.prompt_tokens = *prompt_;
+    usage.completion_tokens = completion_.value_or(0);
+    if (details_object_) usage.cached_tokens = cached_;
+    return usage;
+  }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    OnValue(std::nullopt);
+    ++depth_;
+    if (depth_ == 2 && key_ == Key::kDetails) {
+      in_details_ = true;
+      details_object_ = true;
+    }
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    if (depth_ == 2) in_details_ = false;
+    --depth_;
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) {
+    OnValue(std::nullopt);
+    ++depth_;
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (depth_ <= 2) name_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (depth_ > 2) return true;
+    name_.append(s.data(), s.size());
+    if (depth_ == 1) {
+      key_ = name_ == "prompt_tokens"           ? Key::kPrompt
+             : name_ == "completion_tokens"     ? Key::kCompletion
+             : name_ == "prompt_tokens_details" ? Key::kDetails
+                                                : Key::kOther;
+      if (key_ == Key::kDetails) {
+        details_object_ = false;
+        cached_.reset();
+      }
+    } else if (in_details_) {
+      cached_key_ = name_ == "cached_tokens";
+    }
+    name_.clear();
+    return true;
+  }
+  bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, boost::system::error_code&) {
+    OnValue(std::nullopt);
+    return true;
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(int64_t i, json::string_view, boost::system::error_code&) {
+    OnValue(json::value(i));
+    return true;
+  }
+  bool on_uint64(uint64_t u, json::string_view, boost::system::error_code&) {
+    OnValue(json::value(u));
+    return true;
+  }
+  bool on_double(double d, json::string_view, boost::system::error_code&) {
+    OnValue(json::value(d));
+    return true;
+  }
+  bool on_bool(bool, boost::system::error_code&) {
+    OnValue(std::nullopt);
+    return true;
+  }
+  bool on_null(boost::system::error_code&) {
+    OnValue(std::nullopt);
+    return true;
+  }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  enum class Key { kOther, kPrompt, kCompletion, kDetails };
+
+  // A value at the current depth: a number (as a scalar json::value, so that Count() decides
+  // exactly as for a document), or anything else (nullopt).
+  void OnValue(const std::optional<json::value>& number) {
+    const std::optional<int64_t> count = number ? Count(&*number) : std::nullopt;
+    if (depth_ == 1) {
+      if (key_ == Key::kPrompt) prompt_ = count;
+      if (key_ == Key::kCompletion) completion_ = count;
+      if (key_ == Key::kDetails) details_object_ = false;  // an object sets it again
+    } else if (depth_ == 2 && in_details_ && cached_key_) {
+      cached_ = count;
+    }
+  }
+
+  int depth_ = 0;
+  Key key_ = Key::kOther;
+  bool in_details_ = false;
+  bool details_object_ = false;
+  bool cached_key_ = false;
+  std::string name_;
+  std::optional<int64_t> prompt_;
+  std::optional<int64_t> completion_;
+  std::optional<int64_t> cached_;
+};
+
 }  // namespace
 
 ApiResult<RequestInfo> InspectRequest(std::string_view body) {
+  // The fast path reads the few fields as the parser meets them, without building a document;
+  // anything it does not accept (bad JSON, a body that is not an object) goes to the full parse,
+  // which decides and words the error exactly as vLLM does.
+  json::basic_parser<RequestFields> parser(ParseOptions());
+  boost::system::error_code ec;
+  const size_t used = parser.write_some(false, body.data(), body.size(), ec);
+  if (!ec && parser.done() && used == body.size() && parser.handler().object) {
+    return parser.handler().Info();
+  }
+  return InspectRequestWithDocument(body);
+}
+
+ApiResult<RequestInfo> InspectRequestWithDocument(std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec, {}, ParseOptions());
   if (ec || !v.is_object()) {
@@ -197,12 +512,11 @@ std::optional<Usage> ReadResponseUsage(std::string_view body) {
     ++i;
     skip_space();
     if (i >= body.size() || body[i] != '{') continue;
-    json::stream_parser parser;
+    json::basic_parser<UsageFields> parser(json::parse_options{});
     boost::system::error_code ec;
-    parser.write_some(body.data() + i, body.size() - i, ec);
+    parser.write_some(true, body.data() + i, body.size() - i, ec);
     if (ec || !parser.done()) continue;
-    json::value usage = parser.release();
-    std::optional<Usage> u = UsageFrom(&usage);
+    std::optional<Usage> u = parser.handler().Result();
     if (u) return u;
   }
   if (body.find(kKey) == std::string_view::npos) return std::nullopt;

@@ -30,6 +30,11 @@ struct RequestInfo {
 // error for bad JSON or a non-object body) only when vLLM would fail before reading any field.
 ApiResult<RequestInfo> InspectRequest(std::string_view body);
 
+// InspectRequest() by parsing the whole body into a document: what InspectRequest() falls back
+// to when its event-driven reading refuses a body, and the reference the tests and the fuzzer
+// compare it with.
+ApiResult<RequestInfo> InspectRequestWithDocument(std::string_view body);
+
 struct UsageRewrite {
   std::string body;          // the body to send upstream
   bool strip_usage = false;  // the client did not ask for usage: drop the usage-only chunk

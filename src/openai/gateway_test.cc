@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace brix::openai {
 namespace {
@@ -34,6 +37,68 @@ TEST(InspectRequestTest, ReadsRoutingFields) {
   auto bad = InspectRequest("{");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().type, "Bad Request");
+}
+
+// InspectRequest() reads the fields without building a document; the document reading is the
+// reference. Bodies chosen to hit each rule: duplicates (the last wins), lax booleans, a
+// stream_options that is not an object or repeats, nested look-alike keys, split strings.
+TEST(InspectRequestTest, AgreesWithTheDocumentReading) {
+  const std::string long_model(5000, 'm');
+  const std::vector<std::string> bodies = {
+      R"({})",
+      R"({"model":"a","model":"b"})",
+      R"({"model":"a","model":3})",
+      R"({"model":null})",
+      R"({"model":["x"],"stream":true})",
+      R"({"model":"esc"apedé"})",
+      "{\"model\":\"" + long_model + "\"}",
+      R"({"stream":true,"stream":false})",
+      R"({"stream":"YES","stream_options":{"include_usage":"on"}})",
+      R"({"stream":1.0,"stream_options":{"include_usage":0}})",
+      R"({"stream":2,"stream_options":{}})",
+      R"({"stream":"1","stream_options":null})",
+      R"({"stream":{},"stream_options":{}})",
+      R"({"stream":true,"stream_options":[{"include_usage":false}]})",
+      R"({"stream":true,"stream_options":{"include_usage":false},"stream_options":{}})",
+      R"({"stream":true,"stream_options":{},"stream_options":3})",
+      R"({"stream":true,"stream_options":{"include_usage":{"a":1},"continuous_usage_stats":1}})",
+      R"({"stream":true,"stream_options":{"include_usage":null,"continuous_usage_stats":true}})",
+      R"({"stream":true,"stream_options":{"x":{"include_usage":false}},"model":"m"})",
+      R"({"stream":true,"stream_options":{"continuous_usage_stats":"true","include_usage":[]}})",
+      R"({"messages":[{"model":"inner","stream":true}],"model":"outer"})",
+      R"({"metadata":{"stream_options":{"include_usage":false}},"stream":true,
+          "stream_options":{"include_usage":true}})",
+      " \n{\"model\": \"m\" , \"stream\" : true}\t\n",
+      R"([{"model":"m"}])",
+      R"("model")",
+      R"({"model":"m"} {})",
+      R"({"model":"m",})",
+      "",
+  };
+  for (const std::string& body : bodies) {
+    SCOPED_TRACE(body);
+    const auto fast = InspectRequest(body);
+    const auto reference = InspectRequestWithDocument(body);
+    ASSERT_EQ(fast.has_value(), reference.has_value());
+    if (!fast) {
+      EXPECT_EQ(fast.error().message, reference.error().message);
+      continue;
+    }
+    EXPECT_EQ(fast->model, reference->model);
+    EXPECT_EQ(fast->stream, reference->stream);
+    EXPECT_EQ(fast->include_usage, reference->include_usage);
+    EXPECT_EQ(fast->continuous_usage, reference->continuous_usage);
+  }
+  // And a few answers spelled out, so that both readings cannot be wrong together.
+  EXPECT_EQ(InspectRequest(R"({"model":"a","model":"b"})")->model, "b");
+  EXPECT_FALSE(InspectRequest(R"({"model":"a","model":3})")->model);
+  auto repeated = InspectRequest(
+      R"({"stream":true,"stream_options":{"include_usage":false},"stream_options":{}})");
+  EXPECT_TRUE(repeated->include_usage);
+  auto nested = InspectRequest(R"({"messages":[{"model":"inner"}],"model":"outer"})");
+  EXPECT_EQ(nested->model, "outer");
+  EXPECT_TRUE(
+      InspectRequest(R"({"stream":"YES","stream_options":{"include_usage":"on"}})")->include_usage);
 }
 
 TEST(RewriteForUsageTest, AddsIncludeUsageOnlyForStreams) {
@@ -77,6 +142,42 @@ TEST(ReadResponseUsageTest, ReadsTopLevelUsageOnlyOutsideStrings) {
   EXPECT_FALSE(ReadResponseUsage(R"({"content":"\"usage\":{\"prompt_tokens\":1}"})"));
   EXPECT_FALSE(ReadResponseUsage("not json \"usage\": {"));
   EXPECT_FALSE(ReadResponseUsage(""));
+}
+
+// The usage object is read event by event; a full parse of the body is the reference.
+TEST(ReadResponseUsageTest, AgreesWithAFullParse) {
+  const std::vector<std::string> usages = {
+      R"({"prompt_tokens":3,"completion_tokens":4})",
+      R"({"prompt_tokens":3})",
+      R"({"completion_tokens":4})",
+      R"({"prompt_tokens":"3","completion_tokens":4})",
+      R"({"prompt_tokens":3.0,"completion_tokens":4.5})",
+      R"({"prompt_tokens":-2,"completion_tokens":18446744073709551615})",
+      R"({"prompt_tokens":1,"prompt_tokens":2,"completion_tokens":null})",
+      R"({"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":7}})",
+      R"({"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":7},"prompt_tokens_details":3})",
+      R"({"prompt_tokens":1,"prompt_tokens_details":{"x":{"cached_tokens":7}}})",
+      R"({"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":[7]}})",
+      R"({"prompt_tokens":1,"prompt_tokens_details":[{"cached_tokens":7}]})",
+      R"({"nested":{"prompt_tokens":9},"prompt_tokens":1,"completion_tokens":2})",
+      R"({"prompt_tokens":true})",
+      R"({})",
+  };
+  for (const std::string& usage : usages) {
+    const std::string body = R"({"id":"c","choices":[],"usage":)" + usage + "}";
+    SCOPED_TRACE(body);
+    const std::optional<Usage> fast = ReadResponseUsage(body);
+    const std::optional<Usage> reference = ReadChunkUsage(body);
+    ASSERT_EQ(fast.has_value(), reference.has_value());
+    if (!fast) continue;
+    EXPECT_EQ(fast->prompt_tokens, reference->prompt_tokens);
+    EXPECT_EQ(fast->completion_tokens, reference->completion_tokens);
+    EXPECT_EQ(fast->cached_tokens, reference->cached_tokens);
+  }
+  auto cached = ReadResponseUsage(
+      R"({"usage":{"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":7}}})");
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->cached_tokens, 7);
 }
 
 TEST(ReadResponseUsageTest, CountsThatAreNotInt64AreIgnoredNotFatal) {

@@ -42,7 +42,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(o::ParseDetokenizeRequest(body));
   Check(o::ParseLoadLoraRequest(body));
   Check(o::ParseUnloadLoraRequest(body));
-  Check(o::InspectRequest(body));
+  // The event-driven reading must agree with the document reading on every body.
+  const auto inspected = o::InspectRequest(body);
+  const auto reference = o::InspectRequestWithDocument(body);
+  Check(inspected);
+  BRIX_CHECK(inspected.has_value() == reference.has_value());
+  if (inspected) {
+    BRIX_CHECK(inspected->model == reference->model && inspected->stream == reference->stream &&
+               inspected->include_usage == reference->include_usage &&
+               inspected->continuous_usage == reference->continuous_usage);
+  }
   const o::UsageRewrite rewrite = o::RewriteForUsage(body);
   if (rewrite.strip_usage) {
     auto info = o::InspectRequest(rewrite.body);
@@ -51,5 +60,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o::Usage usage;
   (void)o::ClassifySseData(body, &usage);
   (void)o::ReadChunkUsage(body);
+  (void)o::ReadResponseUsage(body);
   return 0;
 }
