@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/http/write.hpp>
 #include <optional>
 #include <utility>
 
@@ -124,8 +122,8 @@ void StreamingResponse::Complete() {
 HttpClient::HttpClient(asio::any_io_executor executor, ClientConfig config)
     : executor_(std::move(executor)),
       config_(config),
-      pool_(std::make_shared<internal::ConnectionPool>(config_.max_idle_per_host,
-                                                       config_.idle_timeout)) {}
+      pool_(std::make_shared<internal::ConnectionPool>(
+          config_.max_idle_per_host, config_.idle_timeout, config_.stale_check_after)) {}
 
 HttpClient::~HttpClient() { pool_->Close(); }
 
@@ -243,8 +241,7 @@ asio::awaitable<Result<std::shared_ptr<ClientConnection>>> HttpClient::Exchange(
       if (connect_deadline != deadline) connection->ArmDeadline(deadline);
     }
 
-    auto [write_ec, written] = co_await http::async_write(connection->socket(), request,
-                                                          asio::as_tuple(asio::use_awaitable));
+    auto [write_ec, written] = co_await connection->WriteRequest(request);
     if (write_ec) {
       // Nothing of the request left this host, so the server cannot have acted on it.
       if (reused && written == 0 && write_ec != asio::error::operation_aborted) {

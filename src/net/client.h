@@ -27,8 +27,9 @@
 // statuses are not errors: they come back as responses.
 //
 // Pooling: a connection goes back to its pool only after its response was read completely and
-// both sides agreed to keep it alive; a pooled connection is checked for a close by the server
-// before reuse, and one idle longer than idle_timeout is closed. If a pooled connection still
+// both sides agreed to keep it alive; a pooled connection idle for stale_check_after or more is
+// checked for a close by the server before reuse, and one idle longer than idle_timeout is
+// closed. If a pooled connection still
 // turns out dead (the request could not be written at all, or, for idempotent requests, the
 // connection closed before any response byte), the request is retried once on a new connection.
 //
@@ -79,6 +80,13 @@ struct ClientConfig {
   // A pooled connection idle for longer is closed instead of reused. Keep it below the
   // upstream's keep-alive timeout (uvicorn, which vLLM and SGLang use, closes after 5 s).
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(4);
+  // A pooled connection idle at least this long is checked for a close by the server (one
+  // non-blocking peek, a system call) before reuse; a younger one is reused unchecked. The server
+  // answered on it moments ago and keeps idle connections for seconds, so a close inside the
+  // window is a shutdown or crash, which fails the request the same way (a new connection would
+  // be refused). Busy upstreams reuse connections within milliseconds: this keeps the check off
+  // the hot path. 0: check every time.
+  std::chrono::milliseconds stale_check_after{100};
   // Longest a new connection may take to be established (0 = only the call's deadline). On
   // expiry the call fails with Unavailable, not DeadlineExceeded: the peer is unreachable (a dead
   // host drops SYNs, a hung server's accept queue is full), and another peer may do.

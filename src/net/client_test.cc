@@ -301,6 +301,7 @@ class ScriptedUpstream {
             }
             asio::write(socket, asio::buffer(response), ec);
             socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+            ++half_closed_;  // on loopback the FIN is at the client once shutdown() returns
             // Wait for the client's close so that ours does not reset the response.
             while (!ec) socket.read_some(asio::buffer(buffer), ec);
           }
@@ -309,11 +310,21 @@ class ScriptedUpstream {
 
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
   int accepted() const { return accepted_; }
+  // Waits (bounded) until `n` connections were answered and half-closed by the upstream.
+  bool WaitHalfClosed(int n) const {
+    const auto give_up = std::chrono::steady_clock::now() + kHangGuard;
+    while (half_closed_ < n) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  }
 
  private:
   asio::io_context context_;
   asio::ip::tcp::acceptor acceptor_;
   std::atomic<int> accepted_{0};
+  std::atomic<int> half_closed_{0};
   std::thread thread_;
 };
 
@@ -340,6 +351,51 @@ TEST_F(ClientTest, StalePooledConnectionIsReplacedTransparently) {
     ASSERT_TRUE(response.has_value()) << response.error().ToString();
     EXPECT_EQ(response->body(), "ok");
   }
+  EXPECT_EQ(client.Stats().connections_opened, 2u);
+}
+
+// A POST may not be repeated, so only the check before reuse saves it from a connection the
+// server closed while it was pooled. The check runs for connections idle stale_check_after or
+// more; 0 makes it run always.
+TEST_F(ClientTest, PooledConnectionIsCheckedBeforeReuseOnceIdleForTheWindow) {
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  ScriptedUpstream upstream({ok, ok});
+  ClientConfig config;
+  config.stale_check_after = 0ms;
+  HttpClient client(context_.get_executor(), config);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(upstream.WaitHalfClosed(i));  // the pooled connection is closed by now
+    Request request(http::verb::post, "/", 11);
+    request.body() = "x";
+    auto response =
+        RunOn(context_, client.Send({"127.0.0.1", upstream.port()}, std::move(request), Later()));
+    ASSERT_TRUE(response.has_value()) << response.error().ToString();
+    EXPECT_EQ(response->body(), "ok");
+  }
+  EXPECT_EQ(client.Stats().connections_opened, 2u);
+  EXPECT_EQ(client.Stats().retries, 0u);
+}
+
+// The cost of skipping the check inside the window: a POST on a connection the server closed
+// moments after answering on it fails (as it would had the close raced the request).
+TEST_F(ClientTest, InsideTheWindowAPooledConnectionIsReusedUnchecked) {
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  ScriptedUpstream upstream({ok, ok});
+  ClientConfig config;
+  config.stale_check_after = std::chrono::hours(1);
+  HttpClient client(context_.get_executor(), config);
+  auto first = RunOn(context_, client.Send({"127.0.0.1", upstream.port()}, Get("/"), Later()));
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  Request request(http::verb::post, "/", 11);
+  request.body() = "x";
+  auto second =
+      RunOn(context_, client.Send({"127.0.0.1", upstream.port()}, std::move(request), Later()));
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code, Errc::kUnavailable);
+  EXPECT_EQ(client.Stats().connections_reused, 1u);
+  // The failed connection is not pooled again: the next call opens a new one.
+  auto third = RunOn(context_, client.Send({"127.0.0.1", upstream.port()}, Get("/"), Later()));
+  ASSERT_TRUE(third.has_value()) << third.error().ToString();
   EXPECT_EQ(client.Stats().connections_opened, 2u);
 }
 

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -50,6 +51,11 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
 
   // Resolves the host (unless it is an IP literal) and connects.
   boost::asio::awaitable<Result<void>> Connect();
+
+  // Writes `request` (head and body; framing fields as the caller prepared them). Returns the
+  // error, if any, and how many bytes left this host: 0 means the server cannot have seen it.
+  boost::asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteRequest(
+      const Request& request);
 
   // Starts a response: remembers whether the request allows keeping the connection, and
   // whether it was HEAD (whose response has no body).
@@ -95,6 +101,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   uint64_t deadline_generation_ = 0;
   bool timed_out_ = false;
 
+  std::string head_;                  // the request head being written; capacity reused
   boost::beast::flat_buffer buffer_;  // received, not yet parsed
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
   std::unique_ptr<char[]> chunk_;  // decoded body bytes handed out by ReadBody()
@@ -108,10 +115,11 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
 
 class ConnectionPool {
  public:
-  ConnectionPool(size_t max_idle_per_host, std::chrono::milliseconds idle_timeout);
+  ConnectionPool(size_t max_idle_per_host, std::chrono::milliseconds idle_timeout,
+                 std::chrono::milliseconds stale_check_after);
 
   // A live idle connection for `key`, most recently used first, or nullptr. Expired and stale
-  // connections met on the way are closed.
+  // connections met on the way are closed (only those idle for stale_check_after are checked).
   std::shared_ptr<ClientConnection> Take(const std::string& key);
   // Keeps `connection` for reuse if it is reusable and there is room, else closes it.
   void Put(std::shared_ptr<ClientConnection> connection);
@@ -125,6 +133,7 @@ class ConnectionPool {
 
   const size_t max_idle_per_host_;
   const std::chrono::milliseconds idle_timeout_;
+  const std::chrono::milliseconds stale_check_after_;
   // Per key, oldest first.
   std::unordered_map<std::string, std::vector<std::shared_ptr<ClientConnection>>> idle_;
   ClientConnection::TimePoint last_sweep_;
