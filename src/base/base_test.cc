@@ -94,6 +94,16 @@ TEST(IdsTest, RequestIdsAreHexAndDistinct) {
   EXPECT_EQ(seen.size(), 1000u);
 }
 
+TEST(IdsTest, AppendRandomHexAppendsExactlyThatManyHexCharacters) {
+  for (size_t chars : {0u, 1u, 15u, 16u, 17u, 40u}) {
+    std::string s = "00-";
+    base::AppendRandomHex(&s, chars);
+    ASSERT_EQ(s.size(), 3 + chars);
+    EXPECT_EQ(s.substr(0, 3), "00-");
+    EXPECT_EQ(s.find_first_not_of("0123456789abcdef", 3), std::string::npos);
+  }
+}
+
 TEST(LoggingTest, RejectsUnknownLevelAndFormat) {
   EXPECT_FALSE(base::InitLogging({.level = "loud", .format = "text"}));
   EXPECT_FALSE(base::InitLogging({.level = "info", .format = "xml"}));

@@ -111,6 +111,17 @@ bool DropResponseField(http::field f) {
   return IsHopByHop(f) || f == http::field::date || f == http::field::server;
 }
 
+// The upstream's status and fields as the start of the client's answer, less the dropped ones.
+// The upstream's header is reused rather than copied field by field.
+net::ResponseHead UpstreamFields(net::ResponseHead head) {
+  for (auto it = head.begin(); it != head.end();) {
+    it = DropResponseField(it->name()) ? head.erase(it) : std::next(it);
+  }
+  head.version(11);
+  head.reason("");
+  return head;
+}
+
 bool IsHex(std::string_view s) {
   for (char c : s) {
     if (!std::isxdigit(static_cast<unsigned char>(c)) ||
@@ -119,11 +130,6 @@ bool IsHex(std::string_view s) {
     }
   }
   return true;
-}
-
-std::string RandomHex(size_t chars) {
-  std::string id = base::NewRequestId();  // 32 hex characters
-  return id.substr(0, chars);
 }
 
 // A client-supplied request id is echoed only when it is short and printable.
@@ -164,19 +170,35 @@ std::string UtcTimestamp(std::chrono::system_clock::time_point t) {
 
 std::string NextTraceparent(std::string_view incoming, std::string* trace_id) {
   // version "00" - 32 hex trace id - 16 hex parent id - 2 hex flags; all-zero ids are invalid.
+  // Built by appending: this runs for every request, and a format string costs several times
+  // more.
+  std::string out;
+  out.reserve(55);
+  out.append("00-");
   if (incoming.size() >= 55 && incoming.substr(0, 3) == "00-" && incoming[35] == '-' &&
       incoming[52] == '-' && (incoming.size() == 55 || incoming[55] == '-')) {
     std::string_view trace = incoming.substr(3, 32);
     std::string_view parent = incoming.substr(36, 16);
     std::string_view flags = incoming.substr(53, 2);
-    if (IsHex(trace) && IsHex(parent) && IsHex(flags) && trace != std::string(32, '0') &&
-        parent != std::string(16, '0')) {
-      *trace_id = std::string(trace);
-      return fmt::format("00-{}-{}-{}", trace, RandomHex(16), flags);
+    if (IsHex(trace) && IsHex(parent) && IsHex(flags) &&
+        trace.find_first_not_of('0') != std::string_view::npos &&
+        parent.find_first_not_of('0') != std::string_view::npos) {
+      trace_id->assign(trace);
+      out.append(trace);
+      out.push_back('-');
+      base::AppendRandomHex(&out, 16);
+      out.push_back('-');
+      out.append(flags);
+      return out;
     }
   }
-  *trace_id = RandomHex(32);
-  return fmt::format("00-{}-{}-00", *trace_id, RandomHex(16));
+  trace_id->clear();
+  base::AppendRandomHex(trace_id, 32);
+  out.append(*trace_id);
+  out.push_back('-');
+  base::AppendRandomHex(&out, 16);
+  out.append("-00");
+  return out;
 }
 
 uint64_t Proxy::NextId() {
@@ -651,15 +673,14 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     for (const auto& field : req) {
       if (DropRequestField(field.name(), field.name_string())) continue;
       if (NamedInConnection(connection_option, field.name_string())) continue;
-      upstream.insert(field.name_string(), field.value());
+      upstream.insert(field.name(), field.name_string(), field.value());
     }
     upstream.set(http::field::host, endpoint.address);
     // The gateway reads the SSE and usage: the engine must not compress them.
     upstream.set(http::field::accept_encoding, "identity");
     upstream.set("x-request-id", call.request_id);
     upstream.set("traceparent", call.traceparent);
-    upstream.body() = rewrite.body;
-    upstream.prepare_payload();
+    upstream.body() = rewrite.body;  // the client sets Content-Length
 
     // The endpoint's load while this attempt lasts: one request and its prompt tokens, awaiting
     // their first token until the first body bytes come back (for a stream the first event,
@@ -755,10 +776,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
         ctx_.on_failure(endpoint, read_error->message);
         continue;
       }
-      net::Response response{static_cast<http::status>(status), 11};
-      for (const auto& field : upstream_response.head()) {
-        if (!DropResponseField(field.name())) response.insert(field.name_string(), field.value());
-      }
+      net::Response response{UpstreamFields(upstream_response.TakeHead())};
       response.body() = std::move(body);
       if (status >= 500) {
         ctx_.on_failure(endpoint, fmt::format("HTTP {}", status));
@@ -803,11 +821,7 @@ awaitable<void> Proxy::Run(Call& call, net::ResponseWriter& writer) {
     }
     in_flight.FirstToken();
     endpoint.health.RecordSuccess(Clock::now());
-    net::ResponseHead head;
-    head.result(http::status::ok);
-    for (const auto& field : upstream_response.head()) {
-      if (!DropResponseField(field.name())) head.insert(field.name_string(), field.value());
-    }
+    net::ResponseHead head = UpstreamFields(upstream_response.TakeHead());
     head.set("request-id", call.request_id);
     head.set("routing-strategy", call.strategy);
     head.set("target-pod", endpoint.spec.name);

@@ -70,7 +70,10 @@ std::string HostPort::ToString() const {
 StreamingResponse::StreamingResponse(ResponseHead head,
                                      std::shared_ptr<internal::ClientConnection> connection,
                                      std::shared_ptr<internal::ConnectionPool> pool)
-    : head_(std::move(head)), connection_(std::move(connection)), pool_(std::move(pool)) {
+    : head_(std::move(head)),
+      status_(head_.result_int()),
+      connection_(std::move(connection)),
+      pool_(std::move(pool)) {
   if (connection_->body_done()) Complete();
 }
 
@@ -80,6 +83,7 @@ StreamingResponse& StreamingResponse::operator=(StreamingResponse&& other) noexc
   if (this != &other) {
     if (connection_) connection_->Close();
     head_ = std::move(other.head_);
+    status_ = other.status_;
     connection_ = std::move(other.connection_);
     pool_ = std::move(other.pool_);
     done_ = other.done_;

@@ -119,7 +119,10 @@ class StreamingResponse {
   ~StreamingResponse();
 
   const ResponseHead& head() const { return head_; }
-  unsigned status() const { return head_.result_int(); }
+  unsigned status() const { return status_; }
+  // Moves the header fields out (a proxy passing them on); head() is empty afterwards, status()
+  // still answers.
+  ResponseHead TakeHead() { return std::move(head_); }
 
   // The next body bytes as they arrive, chunked framing removed, at most read_chunk_bytes. An
   // empty view means the body is complete (the connection then returns to the pool). The view
@@ -138,6 +141,7 @@ class StreamingResponse {
   void Complete();
 
   ResponseHead head_;
+  unsigned status_ = 0;
   std::shared_ptr<internal::ClientConnection> connection_;
   std::shared_ptr<internal::ConnectionPool> pool_;
   bool done_ = false;

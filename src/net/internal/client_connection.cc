@@ -18,6 +18,7 @@
 #include <string>
 
 #include "base/check.h"
+#include "net/internal/header_text.h"
 
 namespace brix::net::internal {
 namespace {
@@ -89,14 +90,6 @@ asio::awaitable<Result<void>> ClientConnection::Connect() {
 
 namespace {
 
-// A field that would end its line early (request splitting) is not sent.
-bool UnsafeInHead(std::string_view s) {
-  for (const char c : s) {
-    if (c == '\r' || c == '\n' || c == '\0') return true;
-  }
-  return false;
-}
-
 // The request line and fields in HTTP/1.x wire form, ending with the blank line.
 void SerializeRequestHead(const Request& request, std::string& out) {
   out.clear();
@@ -107,7 +100,7 @@ void SerializeRequestHead(const Request& request, std::string& out) {
   for (const auto& field : request) {
     const std::string_view name = field.name_string();
     const std::string_view value = field.value();
-    if (UnsafeInHead(name) || UnsafeInHead(value)) continue;
+    if (HasLineBreakOrNul(name) || HasLineBreakOrNul(value)) continue;
     out.append(name);
     out.append(": ");
     out.append(value);

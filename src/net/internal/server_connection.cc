@@ -17,6 +17,7 @@
 
 #include "base/check.h"
 #include "net/http_status.h"
+#include "net/internal/header_text.h"
 #include "net/internal/http_date.h"
 #include "net/internal/worker.h"
 #include "net/server.h"
@@ -41,15 +42,6 @@ constexpr std::string_view kCrLf = "\r\n";
 
 bool BodyAllowed(unsigned status) { return status >= 200 && status != 204 && status != 304; }
 
-// CR, LF or NUL in a field would let a value start a new header line (response splitting).
-// A plain loop: find_first_of over a 3-character set costs a memchr call per byte.
-bool UnsafeInHeader(std::string_view s) {
-  for (const char c : s) {
-    if (c == '\r' || c == '\n' || c == '\0') return true;
-  }
-  return false;
-}
-
 // Appends `value` in decimal; the per-response path avoids a format-string parser.
 void AppendDecimal(std::string& out, uint64_t value) {
   char digits[20];
@@ -72,7 +64,7 @@ void SerializeHead(const ResponseHead& head, std::optional<size_t> content_lengt
   for (const auto& field : head) {
     const std::string_view name = field.name_string();
     const std::string_view value = field.value();
-    if (UnsafeInHeader(name) || UnsafeInHeader(value)) continue;
+    if (HasLineBreakOrNul(name) || HasLineBreakOrNul(value)) continue;
     has_date = has_date || field.name() == http::field::date;
     out.append(name);
     out.append(": ");
