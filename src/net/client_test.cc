@@ -10,6 +10,9 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
@@ -79,6 +82,10 @@ class ClientTest : public ::testing::Test {
       if (!co_await writer.Write("first")) co_return;
       if (!co_await never_.Wait()) hang_cancelled_.Set();
       co_return;
+    }
+    if (target == "/slow") {
+      asio::steady_timer pause(co_await asio::this_coro::executor, 600ms);
+      co_await pause.async_wait(asio::use_awaitable);
     }
     Response response(http::status::ok, request.version());
     if (target == "/big") {
@@ -196,6 +203,30 @@ TEST_F(ClientTest, DeadlinePassingReturnsDeadlineExceeded) {
   EXPECT_EQ(response.error().code, Errc::kDeadlineExceeded) << response.error().ToString();
   EXPECT_TRUE(hang_cancelled_.WaitFor());
   EXPECT_EQ(client.Stats().idle_connections, 0u);
+}
+
+// The deadline timer is re-armed lazily on a reused connection. A call with a later deadline than
+// the wait left pending by the call before must not be cut short when that wait expires ...
+TEST_F(ClientTest, AnEarlierCallsDeadlineDoesNotCutALaterCallShort) {
+  HttpClient client(context_.get_executor());
+  auto first = RunOn(context_, client.Send(upstream_, Get("/echo"),
+                                           std::chrono::steady_clock::now() + 200ms));
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  auto slow = RunOn(context_, client.Send(upstream_, Get("/slow"), Later()));
+  ASSERT_TRUE(slow.has_value()) << slow.error().ToString();
+  EXPECT_EQ(client.Stats().connections_reused, 1u);
+}
+
+// ... and a call with an earlier deadline than the pending wait's must still time out at it.
+TEST_F(ClientTest, AnEarlierDeadlineOnAReusedConnectionStillTimesOut) {
+  HttpClient client(context_.get_executor());
+  auto first = RunOn(context_, client.Send(upstream_, Get("/echo"), Later()));
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  auto hung = RunOn(context_, client.Send(upstream_, Get("/hang"),
+                                          std::chrono::steady_clock::now() + 200ms));
+  ASSERT_FALSE(hung.has_value());
+  EXPECT_EQ(hung.error().code, Errc::kDeadlineExceeded);
+  EXPECT_EQ(client.Stats().connections_reused, 1u);
 }
 
 TEST_F(ClientTest, CancellingTheCallerReturnsCancelled) {
