@@ -102,10 +102,16 @@ asio::awaitable<Result<std::string_view>> StreamingResponse::Read() {
   if (error_) co_return *error_;
   BRIX_CHECK(connection_ != nullptr) << "Read() on a moved-from StreamingResponse";
   Result<std::string_view> bytes = std::string_view();
-  try {
-    bytes = co_await connection_->ReadBody();
-  } catch (const std::exception& e) {
-    bytes = FromException(e);
+  // Bytes already received need no nested coroutine (a whole small response arrives with its
+  // header).
+  if (std::optional<Result<std::string_view>> buffered = connection_->ReadBuffered()) {
+    bytes = *buffered;
+  } else {
+    try {
+      bytes = co_await connection_->ReadBody();
+    } catch (const std::exception& e) {
+      bytes = FromException(e);
+    }
   }
   if (!bytes) {
     error_ = bytes.error();
@@ -151,9 +157,17 @@ asio::awaitable<Result<Response>> HttpClient::Send(HostPort upstream, Request re
 
 asio::awaitable<Result<StreamingResponse>> HttpClient::Open(HostPort upstream, Request request,
                                                             Deadline deadline) {
+  // One coroutine rather than a wrapper around another: this runs for every proxied request.
   std::optional<Result<StreamingResponse>> result;
   try {
-    result.emplace(co_await OpenImpl(std::move(upstream), std::move(request), deadline));
+    auto exchanged = co_await Exchange(std::move(upstream), std::move(request), deadline);
+    if (!exchanged) {
+      result.emplace(exchanged.error());
+    } else {
+      std::shared_ptr<ClientConnection> connection = std::move(*exchanged);
+      ResponseHead head = connection->TakeHead();
+      result.emplace(StreamingResponse(std::move(head), std::move(connection), pool_));
+    }
   } catch (const std::exception& e) {
     result.emplace(FromException(e));
   }
@@ -190,15 +204,6 @@ asio::awaitable<Result<Response>> HttpClient::SendImpl(HostPort upstream, Reques
   guard.Release();
   pool_->Put(std::move(connection));
   co_return response;
-}
-
-asio::awaitable<Result<StreamingResponse>> HttpClient::OpenImpl(HostPort upstream, Request request,
-                                                                Deadline deadline) {
-  auto exchanged = co_await Exchange(std::move(upstream), std::move(request), deadline);
-  if (!exchanged) co_return exchanged.error();
-  std::shared_ptr<ClientConnection> connection = std::move(*exchanged);
-  ResponseHead head = connection->TakeHead();
-  co_return StreamingResponse(std::move(head), std::move(connection), pool_);
 }
 
 asio::awaitable<Result<std::shared_ptr<ClientConnection>>> HttpClient::Exchange(HostPort upstream,
@@ -245,7 +250,13 @@ asio::awaitable<Result<std::shared_ptr<ClientConnection>>> HttpClient::Exchange(
       if (connect_deadline != deadline) connection->ArmDeadline(deadline);
     }
 
-    auto [write_ec, written] = co_await connection->WriteRequest(request);
+    size_t written = 0;
+    boost::system::error_code write_ec;
+    if (!connection->WriteRequestNow(request, &written, &write_ec)) {
+      auto [rest_ec, total] = co_await connection->WriteRequestRest(request, written);
+      write_ec = rest_ec;
+      written = total;
+    }
     if (write_ec) {
       // Nothing of the request left this host, so the server cannot have acted on it.
       if (reused && written == 0 && write_ec != asio::error::operation_aborted) {

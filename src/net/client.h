@@ -178,8 +178,6 @@ class HttpClient {
       HostPort upstream, Request request, Deadline deadline);
   boost::asio::awaitable<Result<Response>> SendImpl(HostPort upstream, Request request,
                                                     Deadline deadline);
-  boost::asio::awaitable<Result<StreamingResponse>> OpenImpl(HostPort upstream, Request request,
-                                                             Deadline deadline);
 
   boost::asio::any_io_executor executor_;
   const ClientConfig config_;

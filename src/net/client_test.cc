@@ -10,9 +10,9 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
@@ -209,8 +209,8 @@ TEST_F(ClientTest, DeadlinePassingReturnsDeadlineExceeded) {
 // the wait left pending by the call before must not be cut short when that wait expires ...
 TEST_F(ClientTest, AnEarlierCallsDeadlineDoesNotCutALaterCallShort) {
   HttpClient client(context_.get_executor());
-  auto first = RunOn(context_, client.Send(upstream_, Get("/echo"),
-                                           std::chrono::steady_clock::now() + 200ms));
+  auto first = RunOn(
+      context_, client.Send(upstream_, Get("/echo"), std::chrono::steady_clock::now() + 200ms));
   ASSERT_TRUE(first.has_value()) << first.error().ToString();
   auto slow = RunOn(context_, client.Send(upstream_, Get("/slow"), Later()));
   ASSERT_TRUE(slow.has_value()) << slow.error().ToString();
@@ -222,8 +222,8 @@ TEST_F(ClientTest, AnEarlierDeadlineOnAReusedConnectionStillTimesOut) {
   HttpClient client(context_.get_executor());
   auto first = RunOn(context_, client.Send(upstream_, Get("/echo"), Later()));
   ASSERT_TRUE(first.has_value()) << first.error().ToString();
-  auto hung = RunOn(context_, client.Send(upstream_, Get("/hang"),
-                                          std::chrono::steady_clock::now() + 200ms));
+  auto hung = RunOn(context_,
+                    client.Send(upstream_, Get("/hang"), std::chrono::steady_clock::now() + 200ms));
   ASSERT_FALSE(hung.has_value());
   EXPECT_EQ(hung.error().code, Errc::kDeadlineExceeded);
   EXPECT_EQ(client.Stats().connections_reused, 1u);

@@ -65,7 +65,8 @@ class Proxy {
  private:
   struct Call;
   net::HttpClient& Client(const boost::asio::any_io_executor& executor);
-  boost::asio::awaitable<void> Run(Call& call, net::ResponseWriter& writer);
+  boost::asio::awaitable<void> Run(net::Request request, net::ResponseWriter writer,
+                                   RouteKind kind);
 
   ProxyContext ctx_;
   std::mutex clients_mu_;

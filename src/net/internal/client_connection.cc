@@ -111,31 +111,38 @@ void SerializeRequestHead(const Request& request, std::string& out) {
 
 }  // namespace
 
-asio::awaitable<std::pair<error_code, size_t>> ClientConnection::WriteRequest(
-    const Request& request) {
-  if (request.chunked()) {
-    // Chunked framing is Beast's to produce; no caller of this client sends it today.
-    auto [ec, written] = co_await http::async_write(socket_, request, kTuple);
-    co_return std::pair{ec, written};
-  }
+bool ClientConnection::WriteRequestNow(const Request& request, size_t* written, error_code* ec) {
+  *written = 0;
+  *ec = {};
+  if (request.chunked()) return false;  // chunked framing is Beast's (WriteRequestRest)
   // The head is built here rather than by Beast's serializer, which costs several times more
-  // per request; the body is written from the request without a copy.
+  // per request; the body is written from the request without a copy. The socket is
+  // non-blocking: a request usually fits in the socket buffer at once, which saves the round
+  // trip through the io_context.
   SerializeRequestHead(request, head_);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_),
                                                   asio::buffer(request.body())};
-  const size_t total = head_.size() + request.body().size();
-  // The socket is non-blocking: a request usually fits in the socket buffer at once, which
-  // saves the round trip through the io_context.
-  error_code ec;
-  const size_t written = socket_.write_some(buffers, ec);
-  if (!ec && written == total) co_return std::pair{ec, written};
-  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-    co_return std::pair{ec, written};
+  *written = socket_.write_some(buffers, *ec);
+  if (*ec == asio::error::would_block || *ec == asio::error::try_again) {
+    *ec = {};
+    return false;
   }
+  return *ec || *written == head_.size() + request.body().size();
+}
+
+asio::awaitable<std::pair<error_code, size_t>> ClientConnection::WriteRequestRest(
+    const Request& request, size_t written) {
+  if (request.chunked()) {
+    // No caller of this client sends chunked requests today; Beast frames them.
+    auto [ec, bytes] = co_await http::async_write(socket_, request, kTuple);
+    co_return std::pair{ec, bytes};
+  }
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_),
+                                                  asio::buffer(request.body())};
   boost::beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
   rest.consume(written);
-  auto [write_ec, more] = co_await asio::async_write(socket_, rest, kTuple);
-  co_return std::pair{write_ec, written + more};
+  auto [ec, more] = co_await asio::async_write(socket_, rest, kTuple);
+  co_return std::pair{ec, written + more};
 }
 
 void ClientConnection::BeginResponse(bool request_keep_alive, bool head_request) {
@@ -196,26 +203,32 @@ std::optional<uint64_t> ClientConnection::content_length() const {
   return length ? std::optional<uint64_t>(*length) : std::nullopt;
 }
 
-asio::awaitable<Result<std::string_view>> ClientConnection::ReadBody() {
+std::optional<Result<std::string_view>> ClientConnection::ReadBuffered() {
   BRIX_CHECK(parser_ && parser_->is_header_done()) << "ReadBody() before the header";
   if (!chunk_) chunk_ = std::make_unique<char[]>(read_chunk_bytes_);
   while (true) {
-    if (parser_->is_done()) co_return std::string_view();
-    if (timed_out_) co_return ErrorFor(asio::error::operation_aborted, "reading the response from");
-    if (buffer_.size() > 0) {
-      auto& body = parser_->get().body();
-      body.data = chunk_.get();
-      body.size = read_chunk_bytes_;
-      error_code ec;
-      const size_t used = parser_->put(buffer_.data(), ec);
-      buffer_.consume(used);
-      const size_t produced = read_chunk_bytes_ - body.size;
-      if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
-      if (ec) co_return Malformed(ec);
-      if (produced > 0) co_return std::string_view(chunk_.get(), produced);
-      if (parser_->is_done()) co_return std::string_view();
-      if (used > 0) continue;  // framing only (e.g. a chunk header); parse on
-    }
+    if (parser_->is_done()) return std::string_view();
+    if (timed_out_) return ErrorFor(asio::error::operation_aborted, "reading the response from");
+    if (buffer_.size() == 0) return std::nullopt;
+    auto& body = parser_->get().body();
+    body.data = chunk_.get();
+    body.size = read_chunk_bytes_;
+    error_code ec;
+    const size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    const size_t produced = read_chunk_bytes_ - body.size;
+    if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+    if (ec) return Malformed(ec);
+    if (produced > 0) return std::string_view(chunk_.get(), produced);
+    if (parser_->is_done()) return std::string_view();
+    if (used == 0) return std::nullopt;  // a partial chunk header: more bytes needed
+    // framing only (e.g. a chunk header); parse on
+  }
+}
+
+asio::awaitable<Result<std::string_view>> ClientConnection::ReadBody() {
+  while (true) {
+    if (std::optional<Result<std::string_view>> buffered = ReadBuffered()) co_return *buffered;
     auto [ec, bytes] = co_await socket_.async_read_some(buffer_.prepare(kReadSize), kTuple);
     buffer_.commit(bytes);
     bytes_received_ += bytes;

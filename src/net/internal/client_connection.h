@@ -52,10 +52,14 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   // Resolves the host (unless it is an IP literal) and connects.
   boost::asio::awaitable<Result<void>> Connect();
 
-  // Writes `request` (head and body; framing fields as the caller prepared them). Returns the
-  // error, if any, and how many bytes left this host: 0 means the server cannot have seen it.
-  boost::asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteRequest(
-      const Request& request);
+  // Writes `request` (head and body; framing fields as the caller prepared them) in two steps:
+  // WriteRequestNow() writes what the socket takes at once and returns true when done (all
+  // written, or failed: *ec); otherwise WriteRequestRest() writes the rest after the *written
+  // bytes and returns the error, if any, and the bytes written in all. No bytes written means
+  // the server cannot have seen the request.
+  bool WriteRequestNow(const Request& request, size_t* written, boost::system::error_code* ec);
+  boost::asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteRequestRest(
+      const Request& request, size_t written);
 
   // Starts a response: remembers whether the request allows keeping the connection, and
   // whether it was HEAD (whose response has no body).
@@ -68,6 +72,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   // The next decoded body bytes (a view into this connection, valid until the next call); an
   // empty view once the body is complete.
   boost::asio::awaitable<Result<std::string_view>> ReadBody();
+  // ReadBody() from what is already received, without waiting: nullopt when it needs more bytes.
+  std::optional<Result<std::string_view>> ReadBuffered();
   bool body_done() const;
   // Bytes received since BeginResponse(); 0 means the server sent nothing back.
   size_t bytes_received() const { return bytes_received_; }

@@ -288,7 +288,11 @@ asio::awaitable<Result<void>> ServerConnection::Send(Response response) {
   BRIX_CHECK(response.result_int() >= 200) << "a final response needs a status >= 200";
   response_state_ = ResponseState::kDone;
   if (peer_gone_) co_return ClientGone();
-  const error_code ec = co_await WriteResponse(std::move(response));
+  // The common case (the socket takes the whole response) runs here without a nested coroutine.
+  const std::array<asio::const_buffer, 2> buffers = PrepareResponse(response);
+  size_t written = 0;
+  error_code ec;
+  if (!WriteNow(buffers, &written, &ec)) ec = co_await WriteRest(buffers, written);
   if (ec) co_return WriteFailed(ec);
   co_return Result<void>();
 }
@@ -353,15 +357,18 @@ asio::awaitable<void> ServerConnection::SendServerError(unsigned status, std::st
   keep_alive_ = false;
 }
 
-asio::awaitable<error_code> ServerConnection::WriteResponse(Response response) {
+std::array<asio::const_buffer, 2> ServerConnection::PrepareResponse(Response& response) {
   PrepareHead(response.base(), /*streaming=*/false);
   const bool body_allowed = BodyAllowed(response.result_int());
   const std::string& body = response.body();
   SerializeHead(response.base(), body_allowed ? std::optional<size_t>(body.size()) : std::nullopt,
                 /*chunked=*/false, head_buffer_);
   const bool send_body = body_allowed && !head_request_;
-  co_return co_await WriteAll(std::array<asio::const_buffer, 2>{
-      asio::buffer(head_buffer_), send_body ? asio::buffer(body) : asio::const_buffer()});
+  return {asio::buffer(head_buffer_), send_body ? asio::buffer(body) : asio::const_buffer()};
+}
+
+asio::awaitable<error_code> ServerConnection::WriteResponse(Response response) {
+  co_return co_await WriteAll(PrepareResponse(response));
 }
 
 void ServerConnection::PrepareHead(ResponseHead& head, bool streaming) {
@@ -391,15 +398,19 @@ void ServerConnection::PrepareHead(ResponseHead& head, bool streaming) {
 }
 
 template <typename Buffers>
-asio::awaitable<error_code> ServerConnection::WriteAll(Buffers buffers) {
+bool ServerConnection::WriteNow(const Buffers& buffers, size_t* written, error_code* ec) {
   // The socket is non-blocking: this writes what fits in the socket buffer now, which is all of
   // a typical response, without a round trip through the io_context.
-  error_code ec;
-  const size_t total = asio::buffer_size(buffers);
-  const size_t written = socket_.write_some(buffers, ec);
-  if (!ec && written == total) co_return ec;
-  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
+  *written = socket_.write_some(buffers, *ec);
+  if (*ec == asio::error::would_block || *ec == asio::error::try_again) {
+    *ec = {};
+    return false;
+  }
+  return *ec || *written == asio::buffer_size(buffers);
+}
 
+template <typename Buffers>
+asio::awaitable<error_code> ServerConnection::WriteRest(Buffers buffers, size_t written) {
   boost::beast::buffers_suffix<Buffers> rest(buffers);
   rest.consume(written);
   const Clock::time_point previous = deadline_;
@@ -409,6 +420,14 @@ asio::awaitable<error_code> ServerConnection::WriteAll(Buffers buffers) {
   SetDeadline(previous);
   if (write_ec == asio::error::operation_aborted && timed_out) co_return asio::error::timed_out;
   co_return write_ec;
+}
+
+template <typename Buffers>
+asio::awaitable<error_code> ServerConnection::WriteAll(Buffers buffers) {
+  size_t written = 0;
+  error_code ec;
+  if (WriteNow(buffers, &written, &ec)) co_return ec;
+  co_return co_await WriteRest(buffers, written);
 }
 
 Error ServerConnection::WriteFailed(const error_code& ec) {

@@ -17,6 +17,7 @@
 // request) stay in the connection's buffer.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -96,13 +97,22 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection>,
   boost::asio::awaitable<void> CompleteResponse();
   // Sends an error envelope of the server's own and marks the connection for closing.
   boost::asio::awaitable<void> SendServerError(unsigned status, std::string message);
-  // Prepares and writes a whole response (the body only where the status and method allow).
+  // Prepares a whole response for writing: head serialized into head_buffer_, and the buffers
+  // to write (the body only where the status and method allow; it stays in `response`).
+  std::array<boost::asio::const_buffer, 2> PrepareResponse(Response& response);
+  // Prepares and writes a whole response.
   boost::asio::awaitable<boost::system::error_code> WriteResponse(Response response);
   // Writes all of `buffers` (an array of const_buffer): first a non-blocking write on the
-  // calling thread, then, only if the socket buffer is full, an asynchronous write bounded by
-  // send_timeout (which then reports asio::error::timed_out).
+  // calling thread (WriteNow), then, only if the socket buffer is full, an asynchronous write
+  // bounded by send_timeout (WriteRest, which then reports asio::error::timed_out).
   template <typename Buffers>
   boost::asio::awaitable<boost::system::error_code> WriteAll(Buffers buffers);
+  // The non-blocking attempt: true when done (all written, or failed: *ec), false when the rest
+  // (after *written bytes) must wait for the socket.
+  template <typename Buffers>
+  bool WriteNow(const Buffers& buffers, size_t* written, boost::system::error_code* ec);
+  template <typename Buffers>
+  boost::asio::awaitable<boost::system::error_code> WriteRest(Buffers buffers, size_t written);
   // Shuts down, lingers if appropriate, and closes the socket.
   boost::asio::awaitable<void> Close();
 
