@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "openai/requests.h"
 
@@ -80,48 +81,26 @@ bool LaxBoolString(std::string s) {
   return s == "1" || s == "on" || s == "t" || s == "true" || s == "y" || s == "yes";
 }
 
-// SAX handler for InspectRequest(): the routing fields of a top-level object, read as the parser
-// meets them (no document is built). It must agree with the document reading (LaxBool(),
-// UsageFlags(), the last of duplicate keys wins, as in Boost.JSON and Python); gateway_test
-// checks both readings against each other.
-class RequestFields {
+// What the two SAX handlers below share: Boost.JSON's handler limits (none beyond parse_options'
+// depth), the events they ignore, the nesting depth, containers as values, and keys at depths 1
+// and 2 assembled from their parts. Derived implements OnValueStart() (a value that is an
+// object or array begins at depth_), OnKey() (a key at depth_ 1 or 2), on_object_begin/end and
+// the scalar events.
+template <typename Derived>
+class SaxFields {
  public:
   static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
-  bool object = false;  // the document is an object
-
-  RequestInfo Info() const {
-    RequestInfo info;
-    info.model = model_;
-    info.stream = stream_;
-    const bool include = options_object_ && include_usage_;
-    info.include_usage = stream_ && include;
-    info.continuous_usage = stream_ && include && continuous_usage_;
-    return info;
-  }
-
   bool on_document_begin(boost::system::error_code&) { return true; }
   bool on_document_end(boost::system::error_code&) { return true; }
-  bool on_object_begin(boost::system::error_code&) {
-    if (depth_ == 0) object = true;
-    OnValue(Kind::kContainer, {});
-    ++depth_;
-    if (depth_ == 2 && top_ == Top::kStreamOptions) {
-      in_options_ = true;
-      options_object_ = true;
-    }
-    return true;
-  }
-  bool on_object_end(std::size_t, boost::system::error_code&) {
-    if (depth_ == 2) in_options_ = false;
-    --depth_;
-    return true;
-  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
   bool on_array_begin(boost::system::error_code&) {
-    OnValue(Kind::kContainer, {});
+    static_cast<Derived*>(this)->OnValueStart();
     ++depth_;
     return true;
   }
@@ -136,11 +115,58 @@ class RequestFields {
   bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
     if (depth_ > 2) return true;
     key_.append(s.data(), s.size());
+    static_cast<Derived*>(this)->OnKey(key_);
+    key_.clear();
+    return true;
+  }
+
+ protected:
+  int depth_ = 0;  // containers open
+
+ private:
+  std::string key_;  // a key being read
+};
+
+// SAX handler for InspectRequest(): the routing fields of a top-level object, read as the parser
+// meets them (no document is built). It must agree with the document reading (LaxBool(),
+// UsageFlags(), the last of duplicate keys wins, as in Boost.JSON and Python); gateway_test
+// checks both readings against each other.
+class RequestFields : public SaxFields<RequestFields> {
+ public:
+  bool object = false;  // the document is an object
+
+  RequestInfo Info() const {
+    RequestInfo info;
+    info.model = model_;
+    info.stream = stream_;
+    const bool include = options_object_ && include_usage_;
+    info.include_usage = stream_ && include;
+    info.continuous_usage = stream_ && include && continuous_usage_;
+    return info;
+  }
+
+  bool on_object_begin(boost::system::error_code&) {
+    if (depth_ == 0) object = true;
+    OnValueStart();
+    ++depth_;
+    if (depth_ == 2 && top_ == Top::kStreamOptions) {
+      in_options_ = true;
+      options_object_ = true;
+    }
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    if (depth_ == 2) in_options_ = false;
+    --depth_;
+    return true;
+  }
+  void OnValueStart() { OnValue(Kind::kContainer, {}); }
+  void OnKey(std::string_view key) {
     if (depth_ == 1) {
-      top_ = key_ == "model"            ? Top::kModel
-             : key_ == "stream"         ? Top::kStream
-             : key_ == "stream_options" ? Top::kStreamOptions
-                                        : Top::kOther;
+      top_ = key == "model"            ? Top::kModel
+             : key == "stream"         ? Top::kStream
+             : key == "stream_options" ? Top::kStreamOptions
+                                       : Top::kOther;
       // A repeated key replaces what the earlier one said.
       if (top_ == Top::kModel) model_.reset();
       if (top_ == Top::kStream) stream_ = false;
@@ -150,12 +176,10 @@ class RequestFields {
         continuous_usage_ = false;
       }
     } else if (in_options_) {
-      inner_ = key_ == "include_usage"            ? Inner::kInclude
-               : key_ == "continuous_usage_stats" ? Inner::kContinuous
-                                                  : Inner::kOther;
+      inner_ = key == "include_usage"            ? Inner::kInclude
+               : key == "continuous_usage_stats" ? Inner::kContinuous
+                                                 : Inner::kOther;
     }
-    key_.clear();
-    return true;
   }
   bool on_string_part(json::string_view s, std::size_t, boost::system::error_code&) {
     if (Wanted()) text_.append(s.data(), s.size());
@@ -169,7 +193,6 @@ class RequestFields {
     text_.clear();
     return true;
   }
-  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
   bool on_int64(int64_t i, json::string_view, boost::system::error_code&) {
     OnValue(Kind::kNumber, static_cast<double>(i));
     return true;
@@ -190,8 +213,6 @@ class RequestFields {
     OnValue(Kind::kNull, {});
     return true;
   }
-  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
-  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
 
  private:
   enum class Top { kOther, kModel, kStream, kStreamOptions };
@@ -238,11 +259,9 @@ class RequestFields {
     }
   }
 
-  int depth_ = 0;  // containers open
   Top top_ = Top::kOther;
   Inner inner_ = Inner::kOther;
   bool in_options_ = false;  // inside the stream_options object
-  std::string key_;          // a key being read
   std::string text_;         // a wanted string value being read
   std::optional<std::string> model_;
   bool stream_ = false;
@@ -253,13 +272,8 @@ class RequestFields {
 
 // SAX handler for a usage object (ReadResponseUsage()): the counts UsageFrom() reads from a
 // document, read as the parser meets them. Parsing stops at the end of the object.
-class UsageFields {
+class UsageFields : public SaxFields<UsageFields> {
  public:
-  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
-
   // UsageFrom() of the object read.
   std::optional<Usage> Result() const {
     if (!prompt_) return std::nullopt;
@@ -270,10 +284,8 @@ class UsageFields {
     return usage;
   }
 
-  bool on_document_begin(boost::system::error_code&) { return true; }
-  bool on_document_end(boost::system::error_code&) { return true; }
   bool on_object_begin(boost::system::error_code&) {
-    OnValue(std::nullopt);
+    OnValueStart();
     ++depth_;
     if (depth_ == 2 && key_ == Key::kDetails) {
       in_details_ = true;
@@ -286,43 +298,26 @@ class UsageFields {
     --depth_;
     return true;
   }
-  bool on_array_begin(boost::system::error_code&) {
-    OnValue(std::nullopt);
-    ++depth_;
-    return true;
-  }
-  bool on_array_end(std::size_t, boost::system::error_code&) {
-    --depth_;
-    return true;
-  }
-  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
-    if (depth_ <= 2) name_.append(s.data(), s.size());
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
-    if (depth_ > 2) return true;
-    name_.append(s.data(), s.size());
+  void OnValueStart() { OnValue(std::nullopt); }
+  void OnKey(std::string_view name) {
     if (depth_ == 1) {
-      key_ = name_ == "prompt_tokens"           ? Key::kPrompt
-             : name_ == "completion_tokens"     ? Key::kCompletion
-             : name_ == "prompt_tokens_details" ? Key::kDetails
-                                                : Key::kOther;
+      key_ = name == "prompt_tokens"           ? Key::kPrompt
+             : name == "completion_tokens"     ? Key::kCompletion
+             : name == "prompt_tokens_details" ? Key::kDetails
+                                               : Key::kOther;
       if (key_ == Key::kDetails) {
         details_object_ = false;
         cached_.reset();
       }
     } else if (in_details_) {
-      cached_key_ = name_ == "cached_tokens";
+      cached_key_ = name == "cached_tokens";
     }
-    name_.clear();
-    return true;
   }
   bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
   bool on_string(json::string_view, std::size_t, boost::system::error_code&) {
     OnValue(std::nullopt);
     return true;
   }
-  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
   bool on_int64(int64_t i, json::string_view, boost::system::error_code&) {
     OnValue(json::value(i));
     return true;
@@ -343,8 +338,6 @@ class UsageFields {
     OnValue(std::nullopt);
     return true;
   }
-  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
-  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
 
  private:
   enum class Key { kOther, kPrompt, kCompletion, kDetails };
@@ -362,12 +355,10 @@ class UsageFields {
     }
   }
 
-  int depth_ = 0;
   Key key_ = Key::kOther;
   bool in_details_ = false;
   bool details_object_ = false;
   bool cached_key_ = false;
-  std::string name_;
   std::optional<int64_t> prompt_;
   std::optional<int64_t> completion_;
   std::optional<int64_t> cached_;
