@@ -82,7 +82,7 @@ asio::awaitable<Result<void>> ClientConnection::Connect() {
     if (connect_ec) co_return ErrorFor(connect_ec, "connecting to");
   }
   socket_.set_option(tcp::no_delay(true), ec);
-  // WriteRequest() tries a direct write first, which must return would_block rather than wait.
+  // WriteRequestNow() tries a direct write, which must return would_block rather than wait.
   socket_.non_blocking(true, ec);
   if (ec) co_return ErrorFor(ec, "setting up the connection to");
   co_return Result<void>();
