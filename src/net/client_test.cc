@@ -227,6 +227,8 @@ TEST_F(ClientTest, AnEarlierDeadlineOnAReusedConnectionStillTimesOut) {
   ASSERT_FALSE(hung.has_value());
   EXPECT_EQ(hung.error().code, Errc::kDeadlineExceeded);
   EXPECT_EQ(client.Stats().connections_reused, 1u);
+  // The handler waits on never_, a member of this fixture: it must end before teardown.
+  EXPECT_TRUE(hang_cancelled_.WaitFor());
 }
 
 TEST_F(ClientTest, CancellingTheCallerReturnsCancelled) {
