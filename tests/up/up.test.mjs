@@ -234,13 +234,22 @@ test('brix up runs, scales, heals and survives its own SIGKILL', { timeout: 6000
   await t.test('an engine killed with SIGKILL under load: out of rotation within 1 s, restarted, no request lost', async () => {
     const apply = await cli(['apply', '-f', writeManifest('two-again.yaml', manifest(2))]);
     assert.equal(apply.code, 0, apply.stderr);
-    await eventually(async () => (await readyCount()) === 2, 60000, 'two ready replicas');
+    // The manifest also takes the profile back from h200 to h100, so this is a roll as well as a
+    // scale-up: wait until it is over (two current, ready replicas and nothing else), or the
+    // victim could be one still starting or already draining, which is in no topology.
+    await eventually(async () => {
+      const now = await replicas();
+      return now.length === 2 && now.every((r) => r.state === 'ready' && r.current) &&
+        engines().length === 2;
+    }, 60000, 'two current ready replicas');
     const admin = adminAccess();
     const topo = await (await fetch(`${admin.url}/v1/topology?timeoutMs=0`, { headers: admin.headers })).json();
     assert.equal(topo.endpoints.length, 2);
     const l = load(u.url);
     await eventually(() => l.result.ok > 50, 20000, 'load running');
     const victim = (await replicas())[0];
+    assert.ok(topo.endpoints.some((e) => e.port === victim.port),
+      `${victim.name} (port ${victim.port}) is not in the topology ${JSON.stringify(topo.endpoints)}`);
     const killedAt = Date.now();
     process.kill(victim.pid, 'SIGKILL');
     // The gateway's topology (the same object in-process) drops it.
