@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "base/check.h"
 #include "base/clock.h"
@@ -102,6 +104,18 @@ TEST(IdsTest, AppendRandomHexAppendsExactlyThatManyHexCharacters) {
     EXPECT_EQ(s.substr(0, 3), "00-");
     EXPECT_EQ(s.find_first_not_of("0123456789abcdef", 3), std::string::npos);
   }
+}
+
+TEST(IdsTest, AppendRandomHexUsesEveryDigitAtEveryPosition) {
+  // 17 characters: two whole 64-bit draws' worth of pairs and the odd last one. Missing a digit
+  // at a position in 2,000 draws has probability (15/16)^2000, about 1e-56.
+  std::vector<std::set<char>> seen(17);
+  for (int i = 0; i < 2000; ++i) {
+    std::string s;
+    base::AppendRandomHex(&s, 17);
+    for (size_t p = 0; p < s.size(); ++p) seen[p].insert(s[p]);
+  }
+  for (size_t p = 0; p < seen.size(); ++p) EXPECT_EQ(seen[p].size(), 16u) << "position " << p;
 }
 
 TEST(LoggingTest, RejectsUnknownLevelAndFormat) {

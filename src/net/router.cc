@@ -29,31 +29,32 @@ asio::awaitable<void> DefaultNotFound(Request request, ResponseWriter writer) {
       brix::NotFound(fmt::format("no route for {}", TargetPath(request.target()))));
 }
 
-// A free coroutine taking the table by value, so the frame owns what it uses (no lambda
-// captures that would have to outlive it).
-asio::awaitable<void> Dispatch(std::shared_ptr<const RouteTable> table, Request request,
-                               ResponseWriter writer) {
+asio::awaitable<void> MethodNotAllowed(Request request, ResponseWriter writer, std::string allow) {
   const std::string_view path = TargetPath(request.target());
-  const auto it = std::lower_bound(
-      table->routes.begin(), table->routes.end(), path,
-      [](const RouteTable::Route& route, std::string_view p) { return route.path < p; });
-  if (it == table->routes.end() || it->path != path) {
-    co_await table->default_handler(std::move(request), std::move(writer));
-    co_return;
-  }
-  for (const auto& [method, handler] : it->methods) {
-    if (method == request.method()) {
-      co_await handler(std::move(request), std::move(writer));
-      co_return;
-    }
-  }
   const unsigned status = static_cast<unsigned>(http::status::method_not_allowed);
   Response response(http::status::method_not_allowed, request.version());
-  response.set(http::field::allow, it->allow);
+  response.set(http::field::allow, allow);
   response.set(http::field::content_type, "application/json");
   response.body() = ErrorBody(status, fmt::format("method {} is not allowed for {}",
                                                   std::string_view(request.method_string()), path));
   co_await writer.Send(std::move(response));
+}
+
+// Not a coroutine: it hands back the chosen handler's awaitable, so routing adds no coroutine
+// frame and no copy of the request. The handlers live in `table`, which the Server keeps (inside
+// the handler Build() returned) until its last connection has ended, so they outlive the request.
+asio::awaitable<void> Dispatch(const RouteTable& table, Request&& request, ResponseWriter writer) {
+  const std::string_view path = TargetPath(request.target());
+  const auto it = std::lower_bound(
+      table.routes.begin(), table.routes.end(), path,
+      [](const RouteTable::Route& route, std::string_view p) { return route.path < p; });
+  if (it == table.routes.end() || it->path != path) {
+    return table.default_handler(std::move(request), std::move(writer));
+  }
+  for (const auto& [method, handler] : it->methods) {
+    if (method == request.method()) return handler(std::move(request), std::move(writer));
+  }
+  return MethodNotAllowed(std::move(request), std::move(writer), it->allow);
 }
 
 }  // namespace
@@ -93,7 +94,7 @@ Handler Router::Build() const {
   table->default_handler = default_handler_ ? default_handler_ : Handler(DefaultNotFound);
   std::shared_ptr<const RouteTable> frozen = std::move(table);
   return [frozen](Request request, ResponseWriter writer) {
-    return Dispatch(frozen, std::move(request), std::move(writer));
+    return Dispatch(*frozen, std::move(request), std::move(writer));
   };
 }
 
