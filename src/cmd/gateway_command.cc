@@ -199,6 +199,10 @@ Command AddGatewayCommand(CLI::App& root) {
   app->add_option("--workers", o.server.workers, "HTTP worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  app->add_flag("--share-port", o.server.share_port,
+                "let other `brix gateway --share-port` processes listen on the same port; the "
+                "kernel spreads connections over them (past one process's open-file limit, or for "
+                "a restart without a gap)");
   app->add_option("--routing-strategy", o.default_routing_strategy,
                   "policy when neither the request nor the model names one")
       ->capture_default_str();

@@ -135,8 +135,10 @@ Result<uint16_t> Server::Start() {
     return InvalidArgument(fmt::format("server address '{}' is not an IP address", config.address));
   }
   tcp::endpoint endpoint(address, config.port);
-  const bool reuse_port = config.workers > 1;
-  if (reuse_port) {
+  // Workers of one server share the port with SO_REUSEPORT; unless other processes may share it
+  // too, the port must be free first.
+  const bool reuse_port = config.workers > 1 || config.share_port;
+  if (config.workers > 1 && !config.share_port) {
     auto port = ProbePort(endpoint);
     if (!port) return port.error();
     endpoint.port(*port);

@@ -46,6 +46,11 @@ struct ServerConfig {
   uint16_t port = 0;
   // Worker threads, each with its own io_context and acceptor.
   int workers = 1;
+  // Let other processes listen on the same address and port, if they set this too: the kernel
+  // spreads new connections over every listener (SO_REUSEPORT). For more connections than one
+  // process's open-file limit allows (a proxy holds two descriptors per stream), or to start a
+  // new process before stopping the old one. Off: a port another socket holds is refused.
+  bool share_port = false;
   // Largest request header (request line, fields and the final CRLF) in bytes; more -> 431.
   size_t max_header_bytes = 16 * 1024;
   // Largest request body in bytes (after chunked decoding); more -> 413 and the connection closes.

@@ -14,6 +14,7 @@ void ReadServerConfig(config::MapReader& r, ServerConfig* out) {
   if (ec) r.Fail("address", "must be an IPv4 or IPv6 address literal, e.g. 127.0.0.1 or ::");
   r.Read("port", &out->port);
   r.Read("workers", &out->workers, 1, 256);
+  r.Read("share_port", &out->share_port);
   uint64_t size = out->max_header_bytes;
   r.ReadSize("max_header_size", &size, 1024, 1 << 20);
   out->max_header_bytes = size;

@@ -4,6 +4,7 @@
 //     address: 0.0.0.0
 //     port: 8000
 //     workers: 4
+//     share_port: false      # true: other processes may listen on this port too (SO_REUSEPORT)
 //     max_header_size: 16KiB
 //     max_body_size: 16MiB
 //     header_timeout: 10s

@@ -36,6 +36,7 @@ TEST(ServerConfigTest, ReadsEveryField) {
   EXPECT_EQ(Parse(R"(address: "::"
 port: 8000
 workers: 4
+share_port: true
 max_header_size: 32KiB
 max_body_size: 1MiB
 header_timeout: 5s
@@ -51,6 +52,7 @@ drain_timeout: 15s
   EXPECT_EQ(cfg.address, "::");
   EXPECT_EQ(cfg.port, 8000);
   EXPECT_EQ(cfg.workers, 4);
+  EXPECT_TRUE(cfg.share_port);
   EXPECT_EQ(cfg.max_header_bytes, 32u * 1024);
   EXPECT_EQ(cfg.max_body_bytes, 1u << 20);
   EXPECT_EQ(cfg.header_timeout, 5s);
@@ -67,6 +69,7 @@ TEST(ServerConfigTest, ReportsEveryBadFieldWithItsPath) {
   std::string err = Parse(R"(address: localhost
 port: 70000
 workers: 0
+share_port: sometimes
 max_header_size: 10
 idle_timeout: soon
 proxy: true
@@ -76,6 +79,7 @@ proxy: true
       << err;
   EXPECT_NE(err.find("server.port"), std::string::npos) << err;
   EXPECT_NE(err.find("server.workers"), std::string::npos) << err;
+  EXPECT_NE(err.find("server.share_port"), std::string::npos) << err;
   EXPECT_NE(err.find("server.max_header_size"), std::string::npos) << err;
   EXPECT_NE(err.find("server.idle_timeout"), std::string::npos) << err;
   EXPECT_NE(err.find("server.proxy: unknown field"), std::string::npos) << err;

@@ -602,6 +602,48 @@ TEST_F(ServerTest, StartOnAPortInUseReturnsAnError) {
   }
 }
 
+TEST_F(ServerTest, ServersThatSharePortSplitConnectionsAndOthersAreRefused) {
+  ServerConfig config = TestConfig();
+  config.share_port = true;
+  const uint16_t port = Start(config, Echo);
+  config.port = port;
+  Server second(config, Echo);
+  ASSERT_TRUE(second.Start().has_value());
+  // The kernel picks a listener per connection by a hash of its addresses: in 64 connections
+  // both get some (all on one has probability 2^-63).
+  for (int i = 0; i < 64; ++i) {
+    RawClient client(port);
+    ASSERT_TRUE(client.Send(RawGet("/shared")));
+    auto response = client.ReadResponse();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->result(), http::status::ok);
+  }
+  EXPECT_GT(server_->Stats().requests, 0u);
+  EXPECT_GT(second.Stats().requests, 0u);
+  EXPECT_EQ(server_->Stats().requests + second.Stats().requests, 64u);
+  // A server that did not ask to share cannot join, with one worker or several.
+  for (int workers : {1, 2}) {
+    ServerConfig other = TestConfig();
+    other.port = port;
+    other.workers = workers;
+    Server third(other, Echo);
+    auto result = third.Start();
+    ASSERT_FALSE(result.has_value()) << "workers=" << workers;
+    EXPECT_EQ(result.error().code, Errc::kUnavailable);
+  }
+}
+
+TEST_F(ServerTest, SharingServerCannotJoinAPortHeldWithoutSharing) {
+  const uint16_t port = Start(TestConfig(), Echo);
+  ServerConfig config = TestConfig();
+  config.port = port;
+  config.share_port = true;
+  Server second(config, Echo);
+  auto result = second.Start();
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, Errc::kUnavailable);
+}
+
 TEST_F(ServerTest, StartRejectsABadConfig) {
   ServerConfig config = TestConfig();
   config.workers = 0;
