@@ -185,6 +185,14 @@ int64_t IntField(const boost::json::object& o, std::string_view key) {
   return -1;
 }
 
+// usage.prompt_tokens_details.cached_tokens (vLLM sends it with --enable-prompt-tokens-details);
+// -1 if absent.
+int64_t CachedTokens(const boost::json::object& usage) {
+  const boost::json::value* details = usage.if_contains("prompt_tokens_details");
+  if (details == nullptr || !details->is_object()) return -1;
+  return IntField(details->as_object(), "cached_tokens");
+}
+
 Error Interrupted() { return MakeError(Errc::kCancelled, "interrupted"); }
 
 }  // namespace
@@ -418,6 +426,7 @@ class Runner::Worker {
             std::max<int64_t>(record->input_tokens, IntField(usage->as_object(), "prompt_tokens"));
         record->output_tokens =
             std::max<int64_t>(0, IntField(usage->as_object(), "completion_tokens"));
+        record->cached_tokens = CachedTokens(usage->as_object());
       }
       co_return std::nullopt;
     }
@@ -484,6 +493,7 @@ class Runner::Worker {
           const int64_t completion = IntField(usage->as_object(), "completion_tokens");
           if (prompt >= 0) record->input_tokens = prompt;
           if (completion >= 0) record->output_tokens = completion;
+          record->cached_tokens = CachedTokens(usage->as_object());
           usage_seen = true;
         }
       }

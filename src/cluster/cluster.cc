@@ -414,6 +414,7 @@ Result<ClusterResult> Simulate(const workload::Workload& workload, const workloa
         report::RequestRecord& record = result.records[f.id];
         record.end_s = Seconds(f.finished);
         record.output_tokens = f.output_tokens;
+        record.cached_tokens = f.cached_prompt_tokens;
         record.chunks = f.output_tokens;
         record.max_itl_s = std::chrono::duration<double>(f.max_inter_token_latency).count();
         if (f.output_tokens > 0) record.first_token_s = Seconds(f.first_token);

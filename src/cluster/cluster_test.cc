@@ -77,6 +77,15 @@ TEST_F(ClusterTest, EveryRequestIsServedAndAccountedFor) {
   int64_t hits = 0;
   for (const ReplicaReport& rep : r->replicas) hits += rep.prefix_cache_hits;
   EXPECT_GT(hits, 0);
+  // Each record carries its own hit, as usage.prompt_tokens_details would; they add up to the
+  // replicas' counters.
+  int64_t record_hits = 0;
+  for (const report::RequestRecord& rec : r->records) {
+    EXPECT_GE(rec.cached_tokens, 0);
+    EXPECT_LE(rec.cached_tokens, rec.input_tokens);
+    record_hits += rec.cached_tokens;
+  }
+  EXPECT_EQ(record_hits, hits);
 }
 
 TEST_F(ClusterTest, DeterministicForASeed) {

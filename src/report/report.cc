@@ -370,6 +370,7 @@ boost::json::object ToJson(const Summary& s, std::span<const RequestRecord> reco
       if (!r.error.empty()) e["error"] = r.error;
       e["input_tokens"] = r.input_tokens;
       e["output_tokens"] = r.output_tokens;
+      if (r.cached_tokens >= 0) e["cached_tokens"] = r.cached_tokens;
       if (r.chunks > 1) e["max_itl_ms"] = r.max_itl_s * 1000;
       if (r.attempts > 0) e["attempts"] = r.attempts;
       if (!r.replica.empty()) e["replica"] = r.replica;

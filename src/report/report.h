@@ -37,14 +37,15 @@ struct RequestRecord {
   double first_token_s = -1;  // first chunk carrying output (< 0: none)
   double end_s = -1;          // answer complete, or the failure seen (< 0: never sent)
   Outcome outcome = Outcome::kNotSent;
-  int status = 0;             // HTTP status; 0 when no response header came
-  std::string error;          // short reason when not ok, e.g. "HTTP 503: no healthy endpoint"
-  int64_t input_tokens = 0;   // usage.prompt_tokens (else the tokens the workload asked for)
-  int64_t output_tokens = 0;  // usage.completion_tokens (else chunks counted)
-  int64_t chunks = 0;         // chunks carrying output
-  double max_itl_s = 0;       // largest gap between two such chunks
-  int attempts = 0;           // endpoints the gateway tried (x-brix-attempt-count); 0 unknown
-  std::string replica;        // the target-pod response header, when present
+  int status = 0;              // HTTP status; 0 when no response header came
+  std::string error;           // short reason when not ok, e.g. "HTTP 503: no healthy endpoint"
+  int64_t input_tokens = 0;    // usage.prompt_tokens (else the tokens the workload asked for)
+  int64_t output_tokens = 0;   // usage.completion_tokens (else chunks counted)
+  int64_t cached_tokens = -1;  // usage.prompt_tokens_details.cached_tokens (< 0: not reported)
+  int64_t chunks = 0;          // chunks carrying output
+  double max_itl_s = 0;        // largest gap between two such chunks
+  int attempts = 0;            // endpoints the gateway tried (x-brix-attempt-count); 0 unknown
+  std::string replica;         // the target-pod response header, when present
 
   double ttft_s() const { return first_token_s - sent_s; }
   double e2e_s() const { return end_s - sent_s; }

@@ -124,8 +124,12 @@ TEST(Summarize, AccountsForEveryRequestAndComputesPercentiles) {
   EXPECT_THAT(table, HasSubstr("within slo ttft<=50ms itl<=100.1ms"));
   EXPECT_THAT(table, ::testing::Not(HasSubstr("WARNING")));
 
+  records[0].cached_tokens = 7;
   const boost::json::object json = ToJson(s, records);
   EXPECT_EQ(json.at("requests").at("ok").as_uint64(), 100u);
+  // cached_tokens only where the server reported it.
+  EXPECT_EQ(json.at("per_request").at(0).at("cached_tokens").as_int64(), 7);
+  EXPECT_FALSE(json.at("per_request").at(1).as_object().contains("cached_tokens"));
   EXPECT_NEAR(json.at("latency_ms").at("ttft").at("p50").as_double(), 50, 1e-9);
   EXPECT_EQ(json.at("per_request").as_array().size(), 104u);
   EXPECT_EQ(json.at("per_request").at(103).at("outcome").as_string(), "not_sent");

@@ -142,7 +142,7 @@ test('two minutes of the Mooncake trace through the gateway: all accounted for, 
 });
 
 test('the same trace pointed at one engine directly, an Azure trace, and a multi-turn workload through the gateway', async () => {
-  const sim = await startSim(SIM_ARGS);
+  const sim = await startSim([...SIM_ARGS, '--enable-prompt-tokens-details']);
   const gw = await startGateway(endpointsYaml([sim]));
   try {
     const out = tempPath('direct');
@@ -184,6 +184,11 @@ test('the same trace pointed at one engine directly, an Azure trace, and a multi
       assert.ok(turns[i + 1].input_tokens > 340 + 12 + 40, JSON.stringify(turns[i + 1]));
       assert.ok(turns[i + 2].input_tokens > turns[i + 1].input_tokens + 12 + 40);
       assert.ok(turns[i + 1].scheduled_s >= turns[i].scheduled_s + turns[i].e2e_ms / 1000);
+      // usage.prompt_tokens_details.cached_tokens, per request: a later turn finds at least the
+      // shared prefix and never more than its prompt.
+      for (const t of [turns[i + 1], turns[i + 2]]) {
+        assert.ok(t.cached_tokens >= 256 && t.cached_tokens < t.input_tokens, JSON.stringify(t));
+      }
     }
     const hitsAfter = metricValue(await metrics(sim.url), 'vllm:prefix_cache_hits_total');
     assert.ok(hitsAfter - hitsBefore > 8 * 2 * 300, `prefix cache hits ${hitsBefore} -> ${hitsAfter}`);
