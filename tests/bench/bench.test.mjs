@@ -4,7 +4,7 @@
 // own histograms; the same tool pointed at one engine directly; bad input and Ctrl-C.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -15,6 +15,7 @@ import { startSim, startGateway, endpointsYaml, metrics, metricValue, tempPath }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TRACE = path.join(here, 'mooncake-2min.jsonl');
+const ROOT = path.join(here, '..', '..');
 const AZURE = path.join(here, '..', '..', 'src', 'workload', 'testdata', 'azure-slice.csv');
 const SIM_ARGS = ['--profile', 'h100/llama-3.1-8b'];
 
@@ -261,6 +262,13 @@ test('brix bench sim replays the same trace in virtual time with the same report
   assert.ok(Math.max(...routed) - Math.min(...routed) <= 1, `round-robin: ${routed}`);
   assert.ok(summary.simulated_s > 100 && summary.wall_s < 30, `${summary.simulated_s} s in ${summary.wall_s} s`);
   assert.ok(summary.latency_ms.ttft.p50 > 0);
+  // scripts/tail-anatomy reads the per-request records: 339 answered, the top 1% is 4 requests.
+  const anatomy = spawnSync('python3', [path.join(ROOT, 'scripts/tail-anatomy'), path.join(out, 'summary.json')],
+    { encoding: 'utf8' });
+  assert.equal(anatomy.status, 0, anatomy.stderr);
+  assert.match(anatomy.stdout, /339 answered/);
+  assert.match(anatomy.stdout, /^tail: 4 requests, TTFT \d+-\d+ ms; misses \d+ \(/m);
+  assert.match(anatomy.stdout, /^tail by replica: replica-/m);
 
   // A mixed fleet, Brix's own policy (it routes on token ids), and a weighted combination.
   const mixed = await bench(['sim', '--trace', TRACE, '--profile', 'h100/llama-3.1-8b:2,h200/llama-3.1-8b:1',
