@@ -609,6 +609,24 @@ awaitable<void> Proxy::Run(net::Request request, net::ResponseWriter writer, Rou
   std::string last_failure;
   thread_local std::mt19937_64 rng(std::random_device{}());
 
+  // What goes to the engine, the same on every attempt but for Host: the client's fields less
+  // hop-by-hop ones and those set here (DropRequestField drops them, so insert() suffices), and
+  // the body as rewritten. The client sends it without moving it, and frames the body.
+  net::Request upstream{req.method(), req.target(), 11};
+  {
+    const std::string_view connection_option = req[http::field::connection];
+    for (const auto& field : req) {
+      if (DropRequestField(field.name(), field.name_string())) continue;
+      if (NamedInConnection(connection_option, field.name_string())) continue;
+      upstream.insert(field.name(), field.name_string(), field.value());
+    }
+  }
+  // The gateway reads the SSE and usage: the engine must not compress them.
+  upstream.insert(http::field::accept_encoding, "identity");
+  upstream.insert("x-request-id", call.request_id);
+  upstream.insert("traceparent", call.traceparent);
+  upstream.body() = std::move(rewrite.body);
+
   for (int attempt = 0; attempt <= options.max_retries; ++attempt) {
     // ---- route ----
     const Clock::time_point route_start = Clock::now();
@@ -673,19 +691,7 @@ awaitable<void> Proxy::Run(net::Request request, net::ResponseWriter writer, Rou
     call.attempts = attempt + 1;
 
     // ---- forward ----
-    net::Request upstream{req.method(), req.target(), 11};
-    const std::string_view connection_option = req[http::field::connection];
-    for (const auto& field : req) {
-      if (DropRequestField(field.name(), field.name_string())) continue;
-      if (NamedInConnection(connection_option, field.name_string())) continue;
-      upstream.insert(field.name(), field.name_string(), field.value());
-    }
     upstream.set(http::field::host, endpoint.address);
-    // The gateway reads the SSE and usage: the engine must not compress them.
-    upstream.set(http::field::accept_encoding, "identity");
-    upstream.set("x-request-id", call.request_id);
-    upstream.set("traceparent", call.traceparent);
-    upstream.body() = rewrite.body;  // the client sets Content-Length
 
     // The endpoint's load while this attempt lasts: one request and its prompt tokens, awaiting
     // their first token until the first body bytes come back (for a stream the first event,
@@ -720,8 +726,7 @@ awaitable<void> Proxy::Run(net::Request request, net::ResponseWriter writer, Rou
     } in_flight(endpoint, prompt_tokens);
 
     net::HostPort host_port = endpoint.host_port;
-    Result<net::StreamingResponse> opened =
-        co_await client.Open(host_port, std::move(upstream), deadline);
+    Result<net::StreamingResponse> opened = co_await client.Open(host_port, upstream, deadline);
     if (!opened) {
       const Error& e = opened.error();
       if (e.code == Errc::kDeadlineExceeded) {

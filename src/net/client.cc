@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 #include <optional>
 #include <utility>
 
@@ -63,8 +64,18 @@ Error FromException(const std::exception& e) {
 }  // namespace
 
 std::string HostPort::ToString() const {
-  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
-                                             : fmt::format("{}:{}", host, port);
+  // By hand rather than fmt::format: the client builds its pool key with it on every call.
+  const bool ipv6 = host.find(':') != std::string::npos;
+  std::string out;
+  out.reserve(host.size() + 8);
+  if (ipv6) out.push_back('[');
+  out.append(host);
+  if (ipv6) out.push_back(']');
+  out.push_back(':');
+  char digits[8];
+  const auto end = std::to_chars(digits, digits + sizeof(digits), port).ptr;
+  out.append(digits, end);
+  return out;
 }
 
 StreamingResponse::StreamingResponse(ResponseHead head,
@@ -155,12 +166,13 @@ asio::awaitable<Result<Response>> HttpClient::Send(HostPort upstream, Request re
   co_return std::move(*result);
 }
 
-asio::awaitable<Result<StreamingResponse>> HttpClient::Open(HostPort upstream, Request request,
+asio::awaitable<Result<StreamingResponse>> HttpClient::Open(HostPort upstream,
+                                                            const Request& request,
                                                             Deadline deadline) {
   // One coroutine rather than a wrapper around another: this runs for every proxied request.
   std::optional<Result<StreamingResponse>> result;
   try {
-    auto exchanged = co_await Exchange(std::move(upstream), std::move(request), deadline);
+    auto exchanged = co_await Exchange(std::move(upstream), request, deadline);
     if (!exchanged) {
       result.emplace(exchanged.error());
     } else {
@@ -176,7 +188,7 @@ asio::awaitable<Result<StreamingResponse>> HttpClient::Open(HostPort upstream, R
 
 asio::awaitable<Result<Response>> HttpClient::SendImpl(HostPort upstream, Request request,
                                                        Deadline deadline) {
-  auto exchanged = co_await Exchange(std::move(upstream), std::move(request), deadline);
+  auto exchanged = co_await Exchange(std::move(upstream), request, deadline);
   if (!exchanged) co_return exchanged.error();
   std::shared_ptr<ClientConnection> connection = std::move(*exchanged);
   CloseUnlessReleased guard(connection);
@@ -206,17 +218,15 @@ asio::awaitable<Result<Response>> HttpClient::SendImpl(HostPort upstream, Reques
   co_return response;
 }
 
-asio::awaitable<Result<std::shared_ptr<ClientConnection>>> HttpClient::Exchange(HostPort upstream,
-                                                                                Request request,
-                                                                                Deadline deadline) {
+asio::awaitable<Result<std::shared_ptr<ClientConnection>>> HttpClient::Exchange(
+    HostPort upstream, const Request& request, Deadline deadline) {
+  std::string host;  // written when the request has no Host
   if (request.find(http::field::host) == request.end()) {
-    request.set(http::field::host, upstream.port == 80
-                                       ? (upstream.host.find(':') != std::string::npos
-                                              ? fmt::format("[{}]", upstream.host)
-                                              : upstream.host)
-                                       : upstream.ToString());
+    host = upstream.port == 80
+               ? (upstream.host.find(':') != std::string::npos ? fmt::format("[{}]", upstream.host)
+                                                               : upstream.host)
+               : upstream.ToString();
   }
-  request.prepare_payload();
   const bool idempotent = IsIdempotent(request);
   const bool head_request = request.method() == http::verb::head;
   const bool keep_alive = request.keep_alive();
@@ -252,7 +262,7 @@ asio::awaitable<Result<std::shared_ptr<ClientConnection>>> HttpClient::Exchange(
 
     size_t written = 0;
     boost::system::error_code write_ec;
-    if (!connection->WriteRequestNow(request, &written, &write_ec)) {
+    if (!connection->WriteRequestNow(request, host, &written, &write_ec)) {
       auto [rest_ec, total] = co_await connection->WriteRequestRest(request, written);
       write_ec = rest_ec;
       written = total;

@@ -7,7 +7,7 @@
 //   request.body() = payload;
 //   auto deadline = std::chrono::steady_clock::now() + 30s;
 //   Result<StreamingResponse> stream =
-//       co_await client.Open({"10.0.0.7", 8000}, std::move(request), deadline);
+//       co_await client.Open({"10.0.0.7", 8000}, request, deadline);
 //   while (stream) {                                  // stream->status(), stream->head()
 //     Result<std::string_view> bytes = co_await stream->Read();
 //     if (!bytes || bytes->empty()) break;            // error, or the body is complete
@@ -159,14 +159,18 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Sends `request` to `upstream` and returns the whole response. Host is set from `upstream`
-  // when missing, and Content-Length from the body.
+  // Sends `request` to `upstream` and returns the whole response. The request goes out with
+  // Host from `upstream` when it has none, and its framing from the body: Content-Length (when
+  // the body is not empty, or the method is POST, PUT, PATCH or OPTIONS), never the request's
+  // own Content-Length or Transfer-Encoding.
   boost::asio::awaitable<Result<Response>> Send(HostPort upstream, Request request,
                                                 Deadline deadline);
 
-  // Sends `request` and returns once the response header has arrived; read the body with
-  // StreamingResponse::Read(). `deadline` also bounds those reads.
-  boost::asio::awaitable<Result<StreamingResponse>> Open(HostPort upstream, Request request,
+  // Sends `request` as Send() does and returns once the response header has arrived; read the
+  // body with StreamingResponse::Read(). `deadline` also bounds those reads. The request is
+  // only read, never moved or changed (a proxy keeps it for a retry elsewhere): it must outlive
+  // the co_await, as a named request or a temporary in the co_await expression does.
+  boost::asio::awaitable<Result<StreamingResponse>> Open(HostPort upstream, const Request& request,
                                                          Deadline deadline);
 
   ClientStats Stats() const;
@@ -175,7 +179,7 @@ class HttpClient {
   // Writes the request and reads the response header, on a pooled or new connection, with the
   // one retry described above. On success the connection's deadline stays armed.
   boost::asio::awaitable<Result<std::shared_ptr<internal::ClientConnection>>> Exchange(
-      HostPort upstream, Request request, Deadline deadline);
+      HostPort upstream, const Request& request, Deadline deadline);
   boost::asio::awaitable<Result<Response>> SendImpl(HostPort upstream, Request request,
                                                     Deadline deadline);
 

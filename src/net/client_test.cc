@@ -17,6 +17,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -332,6 +333,10 @@ class ScriptedUpstream {
               if (ec) break;
               request.append(buffer, n);
             }
+            {
+              std::lock_guard lock(mu_);
+              requests_.push_back(request);
+            }
             asio::write(socket, asio::buffer(response), ec);
             socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
             ++half_closed_;  // on loopback the FIN is at the client once shutdown() returns
@@ -343,6 +348,11 @@ class ScriptedUpstream {
 
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
   int accepted() const { return accepted_; }
+  // What each connection received up to the end of the request head (and maybe more).
+  std::vector<std::string> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
   // Waits (bounded) until `n` connections were answered and half-closed by the upstream.
   bool WaitHalfClosed(int n) const {
     const auto give_up = std::chrono::steady_clock::now() + kHangGuard;
@@ -358,6 +368,8 @@ class ScriptedUpstream {
   asio::ip::tcp::acceptor acceptor_;
   std::atomic<int> accepted_{0};
   std::atomic<int> half_closed_{0};
+  mutable std::mutex mu_;
+  std::vector<std::string> requests_;
   std::thread thread_;
 };
 
@@ -430,6 +442,56 @@ TEST_F(ClientTest, InsideTheWindowAPooledConnectionIsReusedUnchecked) {
   auto third = RunOn(context_, client.Send({"127.0.0.1", upstream.port()}, Get("/"), Later()));
   ASSERT_TRUE(third.has_value()) << third.error().ToString();
   EXPECT_EQ(client.Stats().connections_opened, 2u);
+}
+
+TEST_F(ClientTest, TheRequestGoesOutFramedByItsBodyAndIsLeftAsItWas) {
+  HttpClient client(context_.get_executor());
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+  ScriptedUpstream upstream({ok, ok, ok});
+  const HostPort to{"127.0.0.1", upstream.port()};
+  Request request(http::verb::post, "/v1/x", 11);
+  request.set(http::field::content_length, "999");  // stale: the body decides
+  request.set(http::field::transfer_encoding, "chunked");
+  request.set("x-kept", "1");
+  request.body() = "hello";
+  auto body = RunOn(context_, [&]() -> asio::awaitable<Result<std::string>> {
+    auto opened = co_await client.Open(to, request, Later());
+    if (!opened) co_return opened.error();
+    std::string all;
+    while (true) {
+      auto bytes = co_await opened->Read();
+      if (!bytes) co_return bytes.error();
+      if (bytes->empty()) break;
+      all.append(*bytes);
+    }
+    co_return all;
+  }());
+  ASSERT_TRUE(body.has_value()) << body.error().ToString();
+  EXPECT_EQ(*body, "ok");
+  // Open() only read the request: a proxy sends the same one again elsewhere.
+  EXPECT_EQ(request[http::field::content_length], "999");
+  EXPECT_EQ(request.find(http::field::host), request.end());
+  EXPECT_EQ(request.body(), "hello");
+  auto again = RunOn(context_, client.Send(to, request, Later()));
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  // A GET without a body has no Content-Length; a Host of its own is kept.
+  Request get = Get("/models");
+  get.set(http::field::host, "engine.local");
+  auto got = RunOn(context_, client.Send(to, get, Later()));
+  ASSERT_TRUE(got.has_value()) << got.error().ToString();
+
+  const std::vector<std::string> seen = upstream.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(upstream.port()) + "\r\n";
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_THAT(seen[i], ::testing::StartsWith("POST /v1/x HTTP/1.1\r\n" + host));
+    EXPECT_THAT(seen[i], HasSubstr("\r\nContent-Length: 5\r\n"));
+    EXPECT_THAT(seen[i], HasSubstr("\r\nx-kept: 1\r\n"));
+    EXPECT_THAT(seen[i], ::testing::Not(HasSubstr("999")));
+    EXPECT_THAT(seen[i], ::testing::Not(HasSubstr("chunked")));
+  }
+  EXPECT_THAT(seen[2], ::testing::StartsWith("GET /models HTTP/1.1\r\nHost: engine.local\r\n"));
+  EXPECT_THAT(seen[2], ::testing::Not(HasSubstr("Content-Length")));
 }
 
 TEST_F(ClientTest, HostPortFormatsIpv6WithBrackets) {

@@ -12,8 +12,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/write.hpp>
 #include <cerrno>
+#include <charconv>
 #include <limits>
 #include <string>
 
@@ -90,14 +90,30 @@ asio::awaitable<Result<void>> ClientConnection::Connect() {
 
 namespace {
 
-// The request line and fields in HTTP/1.x wire form, ending with the blank line.
-void SerializeRequestHead(const Request& request, std::string& out) {
+// Whether a request with this method and body carries Content-Length: Beast's
+// prepare_payload() rule (a body, or a method whose body is expected even when empty).
+bool SendsContentLength(http::verb method, size_t body_size) {
+  return body_size > 0 || method == http::verb::post || method == http::verb::put ||
+         method == http::verb::patch || method == http::verb::options;
+}
+
+// The request line and fields in HTTP/1.x wire form, ending with the blank line: Host from
+// `host` when not empty, Content-Length from the body (the request's own framing fields are
+// dropped; the body is always sent whole).
+void SerializeRequestHead(const Request& request, std::string_view host, std::string& out) {
   out.clear();
   out.append(request.method_string());
   out.push_back(' ');
   out.append(request.target());
   out.append(request.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  if (!host.empty() && !HasLineBreakOrNul(host)) {
+    out.append("Host: ");
+    out.append(host);
+    out.append("\r\n");
+  }
   for (const auto& field : request) {
+    const http::field f = field.name();
+    if (f == http::field::content_length || f == http::field::transfer_encoding) continue;
     const std::string_view name = field.name_string();
     const std::string_view value = field.value();
     if (HasLineBreakOrNul(name) || HasLineBreakOrNul(value)) continue;
@@ -106,20 +122,28 @@ void SerializeRequestHead(const Request& request, std::string& out) {
     out.append(value);
     out.append("\r\n");
   }
+  const size_t body = request.body().size();
+  if (SendsContentLength(request.method(), body)) {
+    out.append("Content-Length: ");
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), body).ptr;
+    out.append(digits, end);
+    out.append("\r\n");
+  }
   out.append("\r\n");
 }
 
 }  // namespace
 
-bool ClientConnection::WriteRequestNow(const Request& request, size_t* written, error_code* ec) {
+bool ClientConnection::WriteRequestNow(const Request& request, std::string_view host,
+                                       size_t* written, error_code* ec) {
   *written = 0;
   *ec = {};
-  if (request.chunked()) return false;  // chunked framing is Beast's (WriteRequestRest)
   // The head is built here rather than by Beast's serializer, which costs several times more
   // per request; the body is written from the request without a copy. The socket is
   // non-blocking: a request usually fits in the socket buffer at once, which saves the round
   // trip through the io_context.
-  SerializeRequestHead(request, head_);
+  SerializeRequestHead(request, host, head_);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_),
                                                   asio::buffer(request.body())};
   *written = socket_.write_some(buffers, *ec);
@@ -132,11 +156,7 @@ bool ClientConnection::WriteRequestNow(const Request& request, size_t* written, 
 
 asio::awaitable<std::pair<error_code, size_t>> ClientConnection::WriteRequestRest(
     const Request& request, size_t written) {
-  if (request.chunked()) {
-    // No caller of this client sends chunked requests today; Beast frames them.
-    auto [ec, bytes] = co_await http::async_write(socket_, request, kTuple);
-    co_return std::pair{ec, bytes};
-  }
+  // head_ is what WriteRequestNow() serialized.
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_),
                                                   asio::buffer(request.body())};
   boost::beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);

@@ -52,12 +52,15 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   // Resolves the host (unless it is an IP literal) and connects.
   boost::asio::awaitable<Result<void>> Connect();
 
-  // Writes `request` (head and body; framing fields as the caller prepared them) in two steps:
-  // WriteRequestNow() writes what the socket takes at once and returns true when done (all
-  // written, or failed: *ec); otherwise WriteRequestRest() writes the rest after the *written
-  // bytes and returns the error, if any, and the bytes written in all. No bytes written means
-  // the server cannot have seen the request.
-  bool WriteRequestNow(const Request& request, size_t* written, boost::system::error_code* ec);
+  // Writes `request` (head and body) in two steps: WriteRequestNow() writes what the socket
+  // takes at once and returns true when done (all written, or failed: *ec); otherwise
+  // WriteRequestRest() writes the rest after the *written bytes and returns the error, if any,
+  // and the bytes written in all. No bytes written means the server cannot have seen the
+  // request. The head is the request's own, plus `host` as Host unless empty, with framing from
+  // the body (HttpClient::Send() says which); the request's Content-Length and
+  // Transfer-Encoding fields are not sent.
+  bool WriteRequestNow(const Request& request, std::string_view host, size_t* written,
+                       boost::system::error_code* ec);
   boost::asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteRequestRest(
       const Request& request, size_t written);
 
