@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -9,6 +11,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/ids.h"
+#include "base/json.h"
 #include "base/logging.h"
 
 namespace brix {
@@ -133,6 +136,41 @@ TEST(LoggingTest, NamedLoggerIsSharedAndFollowsLevel) {
   EXPECT_EQ(a->level(), spdlog::level::err);
   ASSERT_TRUE(base::InitLogging({.level = "debug", .format = "text"}));
   EXPECT_EQ(a->level(), spdlog::level::debug);
+}
+
+TEST(JsonTest, EveryDoubleWrittenReadsBackAsItself) {
+  // boost::json::parse (1.81) reads 458124.55122160283, which it writes for that double, as the
+  // double one ulp below; ParseJsonExact must not, for any double.
+  boost::system::error_code ec;
+  EXPECT_EQ(ParseJsonExact("458124.55122160283", ec).as_double(), 458124.55122160283);
+  EXPECT_EQ(ParseJsonExact("1.666666666666666666", ec).as_double(), 1.6666666666666667);
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 20000; ++i) {
+    const double x = std::uniform_real_distribution<double>(-1e6, 1e6)(random);
+    const std::string text = boost::json::serialize(boost::json::value(x));
+    const boost::json::value back = ParseJsonExact(text, ec);
+    ASSERT_FALSE(ec) << text;
+    ASSERT_EQ(back.as_double(), x) << text;
+  }
+}
+
+TEST(JsonTest, ParsesDocumentsAsBoostDoesOtherwise) {
+  boost::system::error_code ec;
+  const boost::json::value v =
+      ParseJsonExact(R"({"a":[1,-2,18446744073709551615,2.5e-3,"s\u00e9",true,null],"b":{}})", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(boost::json::serialize(v),
+            R"({"a":[1,-2,18446744073709551615,2.5E-3,"sé",true,null],"b":{}})");
+  EXPECT_TRUE(ParseJsonExact("1e999", ec).is_double() || ec);  // out of range: as Boost answers
+  for (const char* bad : {"", "{", "[1,]", "{} x", "01", "1.", "\"\\x\""}) {
+    ec = {};
+    EXPECT_TRUE(ParseJsonExact(bad, ec).is_null()) << bad;
+    EXPECT_TRUE(ec) << bad;
+  }
+  boost::json::parse_options deep;
+  deep.max_depth = 2;
+  ParseJsonExact("[[[1]]]", ec, deep);
+  EXPECT_TRUE(ec);
 }
 
 }  // namespace

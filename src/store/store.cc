@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "base/json.h"
 #include "store/sqlite.h"
 
 namespace brix::store {
@@ -119,7 +120,7 @@ std::string NowRfc3339() {
 
 Result<json::object> ParseObject(std::string_view text) {
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = ParseJsonExact(text, ec);  // an object reads back as it was written
   if (ec) return InvalidArgument(fmt::format("not JSON: {}", ec.message()));
   if (!v.is_object()) return InvalidArgument("an object must be a JSON object");
   return std::move(v.as_object());

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "base/check.h"
+#include "base/json.h"
 
 namespace brix::tenant {
 namespace {
@@ -127,7 +128,7 @@ Result<void> ValidateTenantName(std::string_view name) {
 
 Result<TenantSpec> ParseTenantSpec(std::string_view text, std::string_view name_hint) {
   boost::system::error_code ec;
-  json::value doc = json::parse(text, ec);
+  json::value doc = ParseJsonExact(text, ec);  // a weight must read back as written
   if (ec) return InvalidArgument(fmt::format("body: not valid JSON ({})", ec.message()));
   if (!doc.is_object()) return InvalidArgument("body: must be a JSON object");
   TenantSpec spec;

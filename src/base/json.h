@@ -1,0 +1,19 @@
+#pragma once
+
+#include <boost/json/parse_options.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
+#include <string_view>
+
+namespace brix {
+
+// Parses one JSON document as boost::json::parse does, except that every number with a fraction
+// or an exponent is read to the nearest double. Boost.JSON 1.81 (Debian bookworm) reads decimals
+// with a fast method that is one ulp off for about one in eight of the doubles it writes itself
+// (its precise mode arrived in 1.83), so a value written and read back is not always the same
+// value. Use this wherever that matters: stored objects, specs returned by an API. On failure `ec`
+// is set and the result is null.
+boost::json::value ParseJsonExact(std::string_view text, boost::system::error_code& ec,
+                                  const boost::json::parse_options& options = {});
+
+}  // namespace brix
