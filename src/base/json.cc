@@ -3,6 +3,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -66,13 +67,19 @@ class ExactHandler {
     stack.push_uint64(u);
     return true;
   }
-  bool on_double(double d, json::string_view s, error_code&) {
+  bool on_double(double d, json::string_view s, error_code& ec) {
     number_.append(s.data(), s.size());
     double exact = 0;
-    const auto [end, err] = std::from_chars(number_.data(), number_.data() + number_.size(), exact);
-    // Out of range (1e999) keeps Boost's answer, as json::parse would give.
-    if (err == std::errc() && end == number_.data() + number_.size()) d = exact;
+    const char* const last = number_.data() + number_.size();
+    const auto [end, err] = std::from_chars(number_.data(), last, exact);
+    if (err == std::errc() && end == last) d = exact;
     number_.clear();
+    // Beyond a double's range Boost answers infinity and would write it back as `Infinity`, which
+    // no JSON reader takes: refuse the number. (A number too small keeps Boost's 0 or subnormal.)
+    if (!std::isfinite(d)) {
+      ec = json::error::exponent_overflow;
+      return false;
+    }
     stack.push_double(d);
     return true;
   }

@@ -68,6 +68,25 @@ TEST_F(StoreTest, CreateFillsTheMetadataTheStoreOwns) {
   EXPECT_EQ(*store_->CurrentVersion(), 2u);
 }
 
+TEST_F(StoreTest, NumbersReadBackExactlyAndOutOfRangeOnesAreRefused) {
+  // Boost 1.81's own reader takes 458124.55122160283 (what it writes for that double) as the
+  // double below it, and 1e999 as infinity, which it would write as `Infinity`: not JSON, so the
+  // object could never be read again.
+  const std::string spec = R"({"apiVersion":"brix.dev/v1alpha1","kind":"ModelDeployment",)"
+                           R"("metadata":{"name":"m"},"spec":{"weight":458124.55122160283}})";
+  ASSERT_TRUE(store_->Create(spec));
+  store_ = Open();
+  Result<StoredObject> got = store_->Get(Key("m"));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->object.at("spec").at("weight").as_double(), 458124.55122160283);
+  Result<StoredObject> huge = store_->Create(
+      R"({"apiVersion":"brix.dev/v1alpha1","kind":"ModelDeployment","metadata":{"name":"h"},)"
+      R"("spec":{"weight":1e999}})");
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().code, Errc::kInvalidArgument);
+  EXPECT_THAT(huge.error().message, HasSubstr("not JSON"));
+}
+
 TEST_F(StoreTest, UpdatesAreOptimisticAndGenerationCountsSpecChanges) {
   ASSERT_TRUE(store_->Create(Deployment("llama", 4)));
   // Status from the controller: no new generation.
