@@ -17,7 +17,11 @@
 // told apart: "queued" counts requests that found every connection busy (a slow server; more
 // --connections helps), "max_timer_lag_us" is how late this thread woke for its schedule (the
 // probe itself starved of CPU). --spin polls instead of sleeping (one CPU busy all along), which
-// on a VM removes the milliseconds a halted vCPU can take to wake up.
+// on a VM removes the milliseconds a halted vCPU can take to wake up. --warmup S sends at the
+// same rate for S seconds before the measured --duration and leaves those requests out of the
+// latency and lateness figures (they still count as sent, and their errors still fail the run):
+// the first milliseconds of a run find cold caches, halted vCPUs and a proxy still opening its
+// upstream connections, a start-up cost rather than latency at the offered rate.
 //
 // Stream mode opens N streaming POSTs (at most --open-concurrency connecting at a time), waits
 // until each has its response header and its first body bytes, prints "N/N streams open" to
@@ -76,7 +80,8 @@ struct Flags {
   std::vector<std::string> headers;  // "name: value"
   // Rate mode.
   double rate = 0;       // requests per second
-  double duration = 10;  // seconds of sending
+  double duration = 10;  // seconds of sending, measured
+  double warmup = 0;     // seconds of sending before that, not measured
   int connections = 64;
   double timeout = 10;        // seconds per request, from its scheduled time
   int64_t max_lag_us = 1000;  // a request written later than this after its schedule is late
@@ -92,7 +97,8 @@ struct Flags {
 
 constexpr const char* kUsage =
     "usage: net_load_probe --url http://HOST:PORT/PATH [--body FILE] [--header 'k: v']...\n"
-    "         --rate R [--duration S] [--connections C] [--timeout S] [--max-lag-us N] [--spin]\n"
+    "         --rate R [--duration S] [--warmup S] [--connections C] [--timeout S]\n"
+    "         [--max-lag-us N] [--spin]\n"
     "       net_load_probe --url ... --body FILE --streams N [--hold S] [--open-concurrency K]\n"
     "         [--open-timeout S]\n";
 
@@ -128,6 +134,8 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       ok = ok && ParseNumber(value, flags.rate) && flags.rate > 0;
     } else if (arg == "--duration") {
       ok = ok && ParseNumber(value, flags.duration) && flags.duration > 0;
+    } else if (arg == "--warmup") {
+      ok = ok && ParseNumber(value, flags.warmup) && flags.warmup >= 0;
     } else if (arg == "--connections") {
       ok = ok && ParseNumber(value, flags.connections) && flags.connections > 0;
     } else if (arg == "--timeout") {
@@ -262,7 +270,8 @@ class RateRun {
         flags_(flags),
         endpoints_(std::move(endpoints)),
         request_(std::move(request)),
-        total_(static_cast<uint64_t>(std::llround(flags.rate * flags.duration))) {
+        total_(static_cast<uint64_t>(std::llround(flags.rate * (flags.warmup + flags.duration)))),
+        warmup_(static_cast<uint64_t>(std::llround(flags.rate * flags.warmup))) {
     latencies_.reserve(total_);
     service_.reserve(total_);
   }
@@ -282,13 +291,15 @@ class RateRun {
     const double seconds =
         std::chrono::duration<double>(send_end_ - start_).count() + 1.0 / flags_.rate;
     const uint64_t errors = connect_errors_ + io_errors_ + status_errors_;
-    const bool fell_behind = late_ * 100 > sent_;
+    const uint64_t measured = sent_ > warmup_ ? sent_ - warmup_ : 0;
+    const bool fell_behind = late_ * 100 > measured;
     std::printf(
         "{\"sent\":%llu,\"ok\":%llu,\"errors\":%llu,\"connect_errors\":%llu,\"io_errors\":%llu,"
         "\"status_errors\":%llu,\"p50_us\":%lld,\"p90_us\":%lld,\"p99_us\":%lld,"
         "\"p999_us\":%lld,\"max_us\":%lld,\"service_p50_us\":%lld,\"service_p99_us\":%lld,"
         "\"target_rate\":%.0f,\"achieved_rate\":%.0f,\"late\":%llu,\"max_lag_us\":%lld,"
-        "\"queued\":%llu,\"max_timer_lag_us\":%lld,\"fell_behind\":%s}\n",
+        "\"queued\":%llu,\"max_timer_lag_us\":%lld,\"fell_behind\":%s,\"warmup_requests\":%llu,"
+        "\"measured_requests\":%llu}\n",
         static_cast<unsigned long long>(sent_), static_cast<unsigned long long>(ok_),
         static_cast<unsigned long long>(errors), static_cast<unsigned long long>(connect_errors_),
         static_cast<unsigned long long>(io_errors_),
@@ -303,17 +314,18 @@ class RateRun {
         seconds > 0 ? static_cast<double>(sent_) / seconds : 0.0,
         static_cast<unsigned long long>(late_), static_cast<long long>(max_lag_us_),
         static_cast<unsigned long long>(queued_), static_cast<long long>(max_timer_lag_us_),
-        fell_behind ? "true" : "false");
+        fell_behind ? "true" : "false", static_cast<unsigned long long>(sent_ - measured),
+        static_cast<unsigned long long>(measured));
     std::fflush(stdout);
     if (fell_behind) {
-      std::fprintf(stderr,
-                   "net_load_probe: fell behind: %llu of %llu requests written more than %lld us "
-                   "after their scheduled time (max %lld us); %llu found every connection busy, "
-                   "this thread woke up to %lld us late\n",
-                   static_cast<unsigned long long>(late_), static_cast<unsigned long long>(sent_),
-                   static_cast<long long>(flags_.max_lag_us), static_cast<long long>(max_lag_us_),
-                   static_cast<unsigned long long>(queued_),
-                   static_cast<long long>(max_timer_lag_us_));
+      std::fprintf(
+          stderr,
+          "net_load_probe: fell behind: %llu of %llu requests written more than %lld us "
+          "after their scheduled time (max %lld us); %llu found every connection busy, "
+          "this thread woke up to %lld us late\n",
+          static_cast<unsigned long long>(late_), static_cast<unsigned long long>(measured),
+          static_cast<long long>(flags_.max_lag_us), static_cast<long long>(max_lag_us_),
+          static_cast<unsigned long long>(queued_), static_cast<long long>(max_timer_lag_us_));
     }
     return sent_ > 0 && ok_ == sent_ ? 0 : 1;
   }
@@ -342,6 +354,8 @@ class RateRun {
     asio::steady_timer timer(io_);
     const double interval_ns = 1e9 / flags_.rate;
     start_ = Clock::now();
+    measured_from_ =
+        start_ + std::chrono::nanoseconds(std::llround(static_cast<double>(warmup_) * interval_ns));
     uint64_t i = 0;
     while (i < total_) {
       const auto due = [&](uint64_t n) {
@@ -354,7 +368,7 @@ class RateRun {
         co_await timer.async_wait(kNoThrow);
         now = Clock::now();
       }
-      max_timer_lag_us_ = std::max(max_timer_lag_us_, Micros(now - due(i)));
+      if (i >= warmup_) max_timer_lag_us_ = std::max(max_timer_lag_us_, Micros(now - due(i)));
       for (; i < total_ && due(i) <= now; ++i) Dispatch(due(i));
     }
     send_end_ = Clock::now();
@@ -421,9 +435,12 @@ class RateRun {
       c->socket.set_option(tcp::no_delay(true), ec);  // best effort
     }
     const Clock::time_point written = Clock::now();
+    const bool measured = scheduled >= measured_from_;
     const int64_t lag = Micros(written - scheduled);
-    max_lag_us_ = std::max(max_lag_us_, lag);
-    if (lag > flags_.max_lag_us) ++late_;
+    if (measured) {
+      max_lag_us_ = std::max(max_lag_us_, lag);
+      if (lag > flags_.max_lag_us) ++late_;
+    }
     auto [write_ec, n] = co_await asio::async_write(c->socket, asio::buffer(request_), kNoThrow);
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
@@ -440,8 +457,10 @@ class RateRun {
     }
     if (parser.get().result_int() == 200) {
       ++ok_;
-      latencies_.push_back(Micros(done - scheduled));
-      service_.push_back(Micros(done - written));
+      if (measured) {
+        latencies_.push_back(Micros(done - scheduled));
+        service_.push_back(Micros(done - written));
+      }
     } else {
       ++status_errors_;
       if (status_errors_ == 1) {
@@ -476,12 +495,14 @@ class RateRun {
   const std::vector<tcp::endpoint> endpoints_;
   const std::string request_;
   const uint64_t total_;
+  const uint64_t warmup_;  // the first requests, sent but not measured
   std::vector<std::unique_ptr<Connection>> connections_;
   std::deque<Connection*> idle_;
   std::deque<Clock::time_point> queue_;  // scheduled requests waiting for a free connection
   bool scheduling_done_ = false;
   size_t finished_connections_ = 0;
   Clock::time_point start_;
+  Clock::time_point measured_from_;  // requests scheduled from then on are measured
   Clock::time_point send_end_;
   uint64_t sent_ = 0;
   uint64_t ok_ = 0;
