@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The `brix` command line: exit codes and messages of version, help, validate-config, and the
-# usage errors of `brix tenant`, the gateway's tenancy flags, `brix up` and the control commands.
+# usage errors of `brix tenant`, the gateway's tenancy flags, `brix sim`, `brix up` and the
+# control commands.
 set -uo pipefail
 brix=$1
 tmp=$(mktemp -d)
@@ -62,6 +63,9 @@ expect gw_short_token 2 "at least 16 characters" -- "$brix" gateway --endpoints 
 expect gw_quota_fail 2 "--quota-fail: must be open or closed" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --quota-fail maybe
 expect gw_bad_redis 1 "redis" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --tenants-db "$tmp/t.db" --quota-backend redis://
 expect gw_bad_trusted 1 "trusted caller" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --tenants-db "$tmp/t.db" --trusted-callers 10.0.0.0/99
+
+# brix sim: an error rate of NaN passes CLI11's range check; GET /admin/faults could not show it.
+expect sim_nan_error_rate 1 "--error-rate: must be in [0, 1]" -- "$brix" sim --error-rate nan --tokenizer "$tmp/none"
 
 # brix up and apply/get/delete/describe: bad manifests are refused before anything starts, with
 # the file, line and field path; without a running brix up the commands say where they looked.

@@ -583,7 +583,8 @@ struct Sim::Impl {
           return bad("slowdown: must be a number > 0");
         f.slowdown = *number;
       } else if (key == "error_rate") {
-        if (!number || *number < 0 || *number > 1) {
+        // Written so that NaN (Boost reads 0e999 as NaN) fails too: JSON cannot carry it back.
+        if (!number || !(*number >= 0 && *number <= 1)) {
           return bad("error_rate: must be a number in [0, 1]");
         }
         f.error_rate = *number;
@@ -697,6 +698,10 @@ struct Sim::Impl {
 };
 
 Result<std::unique_ptr<Sim>> Sim::Create(SimOptions options) {
+  // CLI11's range check lets "nan" through; /admin/faults could not then answer in JSON.
+  if (!(options.faults.error_rate >= 0 && options.faults.error_rate <= 1)) {
+    return InvalidArgument("--error-rate: must be in [0, 1]");
+  }
   auto impl = std::make_unique<Impl>();
   auto profile = engine::LoadProfile(options.data_dir, options.profile);
   if (!profile) {
