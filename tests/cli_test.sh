@@ -57,6 +57,10 @@ expect tenant_no_token 2 "no admin token" -- env -u BRIX_ADMIN_TOKEN "$brix" ten
 expect tenant_bad_limit 2 "requests-per-minute" -- "$brix" tenant --admin http://127.0.0.1:1 create acme --requests-per-minute -5
 printf 'a-long-enough-admin-token\n' >"$tmp/token"
 expect tenant_unreachable 1 "http://127.0.0.1:1" -- "$brix" tenant --admin http://127.0.0.1:1 --token-file "$tmp/token" list
+# Values JSON cannot carry are refused here, not sent on as NaN or Infinity.
+expect tenant_nan_weight 2 "--weight: must be a number" -- "$brix" tenant --admin http://127.0.0.1:1 --token-file "$tmp/token" create acme --weight nan
+printf '{"weight": 1e999}\n' >"$tmp/inf-spec.json"
+expect tenant_inf_spec 2 "inf-spec.json is not JSON" -- "$brix" tenant --admin http://127.0.0.1:1 --token-file "$tmp/token" create acme --spec "$tmp/inf-spec.json"
 expect gw_admin_no_db 2 "--admin-port needs --tenants-db" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --admin-port 0
 printf 'short\n' >"$tmp/short"
 expect gw_short_token 2 "at least 16 characters" -- "$brix" gateway --endpoints "$tmp/endpoints.yaml" --tenants-db "$tmp/t.db" --admin-port 0 --admin-token-file "$tmp/short"

@@ -3,12 +3,14 @@
 #include <fmt/core.h>
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <string>
 
+#include "base/json.h"
 #include "cmd/admin_client.h"
 #include "cmd/commands.h"
 
@@ -74,8 +76,14 @@ Result<std::string> CreateBody(const TenantFlags& f) {
       return Error{Errc::kInvalidArgument, fmt::format("--spec: cannot read {}", f.spec_file)};
     std::string text(std::istreambuf_iterator<char>(in), {});
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(text, ec);
-    if (ec || !v.is_object()) {
+    // Exact, as the gateway reads it: Boost's own parse would move a weight by an ulp, and read
+    // 1e999 as infinity and write it on as `Infinity`, which is not JSON.
+    boost::json::value v = ParseJsonExact(text, ec);
+    if (ec) {
+      return Error{Errc::kInvalidArgument,
+                   fmt::format("--spec: {} is not JSON ({})", f.spec_file, ec.message())};
+    }
+    if (!v.is_object()) {
       return Error{Errc::kInvalidArgument,
                    fmt::format("--spec: {} is not a JSON object", f.spec_file)};
     }
@@ -94,7 +102,11 @@ Result<std::string> CreateBody(const TenantFlags& f) {
     for (const auto& m : f.models) models.emplace_back(m);
     spec["models"] = std::move(models);
   }
-  if (f.weight) spec["weight"] = *f.weight;
+  if (f.weight) {
+    // CLI11's PositiveNumber lets "nan" through, and JSON cannot carry it.
+    if (std::isnan(*f.weight)) return Error{Errc::kInvalidArgument, "--weight: must be a number"};
+    spec["weight"] = *f.weight;
+  }
   return boost::json::serialize(spec);
 }
 
