@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -150,10 +151,11 @@ class YamlToJson {
     int64_t i = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
     if (ec == std::errc() && p == s.data() + s.size()) return json::value(i);
+    // from_chars also reads "inf", "infinity" and "nan(123)", which YAML calls strings and JSON
+    // cannot carry: only finite numbers become numbers.
     double d = 0;
     auto [pd, ecd] = std::from_chars(s.data(), s.data() + s.size(), d);
-    if (ecd == std::errc() && pd == s.data() + s.size() &&
-        s.find_first_of("0123456789") != std::string::npos) {
+    if (ecd == std::errc() && pd == s.data() + s.size() && std::isfinite(d)) {
       return json::value(d);
     }
     return json::value(s);

@@ -129,6 +129,36 @@ spec:
   EXPECT_EQ((*fine)[0].object.at("metadata").at("annotations").at("quoted").as_string(), "42");
 }
 
+TEST(ManifestTest, NonFiniteLookingScalarsStayStringsAndTheObjectIsJson) {
+  // std::from_chars reads "nan(1)" as NaN; YAML calls it a string, and JSON has no NaN.
+  const char* yaml = R"(apiVersion: brix.dev/v1alpha1
+kind: ModelDeployment
+metadata:
+  name: m
+  annotations:
+    note: nan(1)
+spec:
+  model: m
+status:
+  a: nan(1)
+  b: infinity
+  c: 1e999
+  d: 0.5
+)";
+  Result<std::vector<Manifest>> r = ParseManifests(yaml, "n.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  const boost::json::object& o = (*r)[0].object;
+  EXPECT_EQ(o.at("metadata").at("annotations").at("note").as_string(), "nan(1)");
+  const boost::json::object& status = o.at("status").as_object();
+  EXPECT_EQ(status.at("a").as_string(), "nan(1)");
+  EXPECT_EQ(status.at("b").as_string(), "infinity");
+  EXPECT_EQ(status.at("c").as_string(), "1e999");
+  EXPECT_EQ(status.at("d").as_double(), 0.5);
+  boost::system::error_code ec;
+  boost::json::parse(boost::json::serialize(o), ec);  // what `brix apply` sends
+  EXPECT_FALSE(ec) << boost::json::serialize(o);
+}
+
 TEST(ManifestTest, InputsThatHungYamlCppAreRefusedAtOnce) {
   // yaml-cpp 0.7's LoadAll looped forever on this (manifest_fuzzer); documents are now split on
   // "---" lines and parsed one by one, and NUL bytes are refused.
