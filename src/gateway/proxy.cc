@@ -595,7 +595,9 @@ awaitable<void> Proxy::Run(net::Request request, net::ResponseWriter writer, Rou
   } else {
     rewrite.body = std::move(req.body());
   }
-  req.body() = std::string();  // one copy of the body is enough while the answer streams
+  // One copy of the body is enough while the answer streams. Swapped out rather than assigned
+  // an empty string: libstdc++ keeps a string's buffer when it is assigned a short one.
+  std::string().swap(req.body());
   const Clock::time_point deadline = call.start + timeout;
 
   std::vector<EndpointState*> tried;
@@ -840,6 +842,10 @@ awaitable<void> Proxy::Run(net::Request request, net::ResponseWriter writer, Rou
     Result<void> started = co_await writer.StartStream(std::move(head));
     if (!started) co_return;
     call.status = 200;
+    // The client has bytes, so there is no retry: free what only a retry would need. A stream
+    // can last minutes, and for a long prompt its body and token ids are most of what it holds.
+    std::string().swap(upstream.body());
+    std::vector<uint32_t>().swap(token_ids);
 
     const ModelHandles& handles = ctx_.metrics->ForModel(call.model);
     net::SseParser parser;
