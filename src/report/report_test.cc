@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <numeric>
 
@@ -155,6 +156,30 @@ TEST(Summarize, EmptyRunAndPlotsStillRender) {
     EXPECT_THAT(svg, HasSubstr("no data"));
     EXPECT_TRUE(svg.ends_with("</svg>\n"));
   }
+}
+
+TEST(Summarize, RunWithoutOkRequestsIsStillJson) {
+  // Nothing completed and the engines observed nothing (bench::ServerTtft gives NaN then): every
+  // number must still be one JSON can carry, since Boost writes NaN as a bare `NaN`.
+  RequestRecord failed;
+  failed.scheduled_s = failed.sent_s = failed.end_s = 1;
+  failed.outcome = Outcome::kFailed;
+  failed.error = "HTTP 503";
+  const std::vector<RequestRecord> records{failed, failed};
+  Summary s = Summarize(records, {}, Slo{.ttft_s = 2});
+  const double none = std::nan("");
+  s.server.push_back(
+      {.name = "vllm", .count = 0, .mean = none, .p50 = none, .p90 = none, .p99 = none});
+  boost::system::error_code ec;
+  const boost::json::value json =
+      boost::json::parse(boost::json::serialize(ToJson(s, records)), ec);
+  ASSERT_FALSE(ec) << boost::json::serialize(ToJson(s, records));
+  EXPECT_EQ(json.at("requests").at("ok").to_number<int64_t>(), 0);
+  EXPECT_EQ(json.at("throughput").at("requests_per_s").as_double(), 0);
+  EXPECT_EQ(json.at("goodput").at("fraction_of_ok").as_double(), 0);
+  EXPECT_EQ(json.at("latency_ms").at("ttft").at("count").to_number<int64_t>(), 0);
+  EXPECT_TRUE(json.at("server_ttft").at(0).at("mean_ms").is_null());
+  EXPECT_TRUE(json.at("server_ttft").at(0).at("p50_ms").is_null());
 }
 
 TEST(Plots, DrawTheData) {
