@@ -30,8 +30,13 @@ namespace http = boost::beast::http;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-// Bytes asked of each read; the buffer grows beyond it only for a header that needs it.
-constexpr size_t kReadSize = 16 * 1024;
+// Bytes asked of each read of a header, and of the read that watches for a disconnect while a
+// handler runs. That read holds its buffer for as long as the handler does (minutes, for a
+// stream), so it is small; the buffer grows beyond it only for a header that needs it.
+constexpr size_t kReadSize = 4 * 1024;
+// Bytes asked of each read of a request body (an LLM prompt can be megabytes). The buffer is
+// shrunk back once the request is complete.
+constexpr size_t kBodyReadSize = 16 * 1024;
 // Lingering stops after discarding this much, even before linger_timeout.
 constexpr size_t kMaxLingerBytes = 1 << 20;
 constexpr Clock::time_point kNever = Clock::time_point::max();
@@ -166,7 +171,11 @@ asio::awaitable<bool> ServerConnection::ReadRequest() {
     if (buffer_.size() > 0) {
       if (phase_ == Phase::kIdle) phase_ = Phase::kHeader;
       const ParseStatus status = parser_.Parse(buffer_);
-      if (status == ParseStatus::kComplete) co_return true;
+      if (status == ParseStatus::kComplete) {
+        // A body read grew the buffer: give the memory back before the handler holds it.
+        if (buffer_.capacity() > kReadSize) buffer_.shrink_to_fit();
+        co_return true;
+      }
       if (status == ParseStatus::kError) {
         co_await SendServerError(parser_.error_status(), std::string(parser_.error_message()));
         co_return false;
@@ -210,7 +219,8 @@ asio::awaitable<error_code> ServerConnection::ReadSome() {
     co_return std::exchange(monitor_error_, {});
   }
   if (monitor_error_) co_return std::exchange(monitor_error_, {});
-  auto [ec, bytes] = co_await socket_.async_read_some(buffer_.prepare(kReadSize), kTuple);
+  const size_t want = phase_ == Phase::kBody ? kBodyReadSize : kReadSize;
+  auto [ec, bytes] = co_await socket_.async_read_some(buffer_.prepare(want), kTuple);
   buffer_.commit(bytes);
   if (ec == asio::error::eof) eof_ = true;
   co_return ec;
