@@ -126,6 +126,26 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   }
 }
 
+TEST_F(ServerTest, ALongBodyThenPipelinedRequestsSurviveTheBufferShrinking) {
+  // The body takes several body-sized reads and grows the read buffer; it is shrunk back when
+  // the request is complete, with the pipelined requests' bytes still in it.
+  const uint16_t port = Start(TestConfig(), Echo);
+  RawClient client(port);
+  std::string body(100 * 1024 + 7, 'x');
+  for (size_t i = 0; i < body.size(); i += 997) body[i] = static_cast<char>('a' + i % 26);
+  ASSERT_TRUE(client.Send("POST /long HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body + RawGet("/next") +
+                          "POST /short HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok"));
+  auto first = client.ReadResponse();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body(), "POST /long " + body);
+  for (const char* expected : {"GET /next ", "POST /short ok"}) {
+    auto response = client.ReadResponse();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body(), expected);
+  }
+}
+
 TEST_F(ServerTest, ChunkedRequestBodyIsDecoded) {
   const uint16_t port = Start(TestConfig(), Echo);
   RawClient client(port);
