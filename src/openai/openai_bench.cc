@@ -43,6 +43,38 @@ void BM_RewriteForUsage(benchmark::State& state) {
 }
 BENCHMARK(BM_RewriteForUsage);
 
+// A streaming chat request with a ~50 KB prompt (a long document to summarise), as the gateway
+// rewrites it on the hot path: the edits touch one top-level member, the rest is copied.
+std::string LongPromptBody() {
+  std::string prompt;
+  while (prompt.size() < 50'000) {
+    prompt += "The quick brown fox jumps over the lazy dog \\u00e9\\n; \\\"quoted\\\" 3.14159. ";
+  }
+  return R"({"model":"meta-llama/Llama-3.1-8B-Instruct","messages":[{"role":"system","content":)"
+         R"("You are a helpful assistant."},{"role":"user","content":")" +
+         prompt + R"("}],"temperature":0.7,"top_p":0.95,"stream":true})";
+}
+
+void BM_RewriteForUsageLongPrompt(benchmark::State& state) {
+  const std::string body = LongPromptBody();
+  for (auto _ : state) {
+    auto r = brix::openai::RewriteForUsage(body);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_RewriteForUsageLongPrompt);
+
+void BM_WithMaxTokensLongPrompt(benchmark::State& state) {
+  const std::string body = LongPromptBody();
+  for (auto _ : state) {
+    auto r = brix::openai::WithMaxTokens(body, 256);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_WithMaxTokensLongPrompt);
+
 void BM_ChatDeltaChunk(benchmark::State& state) {
   const brix::openai::ResponseMeta meta{"chatcmpl-0123456789abcdef0123456789abcdef", 1763800000,
                                         "meta-llama/Llama-3.1-8B-Instruct"};
