@@ -4,14 +4,16 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <boost/json/parser.hpp>
 #include <boost/json/value.hpp>
 #include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "openai/internal/json_members.h"
 #include "openai/requests.h"
 
 namespace brix::openai {
@@ -19,10 +21,37 @@ namespace {
 
 namespace json = boost::json;
 
+constexpr size_t kMaxDepth = 256;  // as ParseChatCompletionRequest
+
 json::parse_options ParseOptions() {
   json::parse_options options;
-  options.max_depth = 256;  // as ParseChatCompletionRequest
+  options.max_depth = kMaxDepth;
   return options;
+}
+
+// A member's `value`, a view into `body`, parsed where it stands: Boost.JSON 1.81 reads some
+// numbers an ulp apart depending on whether 33 bytes follow them in its buffer, so the value is
+// parsed with the rest of the body after it, to read as the whole-body parse that decided before
+// (and InspectRequest()) reads it. Nullopt only if it is not JSON.
+std::optional<json::value> ParseValue(std::string_view body, std::string_view value) {
+  json::parser parser({}, ParseOptions());
+  boost::system::error_code ec;
+  parser.write_some(value.data(), static_cast<size_t>(body.data() + body.size() - value.data()),
+                    ec);
+  if (ec) return std::nullopt;
+  return parser.release();
+}
+
+// `body` with its top-level object `top` rewritten by one edit; the text around the object
+// (whitespace) is kept.
+std::string Edited(std::string_view body, const internal::TopLevelObject& top,
+                   internal::MemberEdit edit) {
+  std::string out;
+  out.reserve(body.size() + edit.key.size() + edit.value.size() + 4);
+  out.append(body.substr(0, top.begin));
+  internal::AppendEdited(top.members, {&edit, 1}, &out);
+  out.append(body.substr(top.end));
+  return out;
 }
 
 // A `bool` field as pydantic's lax mode reads it (true/false, 0/1, "true"/"yes"/"on"/"1", ...);
@@ -401,27 +430,47 @@ ApiResult<RequestInfo> InspectRequestWithDocument(std::string_view body) {
 }
 
 UsageRewrite RewriteForUsage(std::string_view body) {
-  UsageRewrite out{std::string(body), false};
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec, {}, ParseOptions());
-  if (ec || !v.is_object()) return out;
-  json::object& o = v.get_object();
-  if (!LaxBool(o.if_contains("stream"))) return out;
-  json::value* options = o.if_contains("stream_options");
-  if (options != nullptr && !options->is_null() && !options->is_object()) return out;
-  const auto [include, continuous] = UsageFlags(options);
-  if (include) return out;  // the client gets usage already; nothing to add or strip
-  (void)continuous;
-  json::object rewritten;
-  if (options != nullptr && options->is_object()) rewritten = options->get_object();
-  rewritten["include_usage"] = true;
-  // With include_usage on, vLLM would honour a continuous_usage_stats the client had set while
-  // usage was off, and add usage to every chunk.
-  if (rewritten.contains("continuous_usage_stats")) rewritten["continuous_usage_stats"] = false;
-  o["stream_options"] = std::move(rewritten);
-  out.body = json::serialize(v);
-  out.strip_usage = true;
-  return out;
+  // The body is edited as text rather than parsed and re-serialized (internal/json_members.h),
+  // so that the engine receives every other byte as the client wrote it.
+  const std::optional<internal::TopLevelObject> top = internal::ReadTopLevelObject(body, kMaxDepth);
+  if (!top) return {std::string(body), false};
+  // Of repeated keys the last counts, as in Python's json (and Boost.JSON's documents).
+  const internal::JsonMember* stream = nullptr;
+  const internal::JsonMember* options = nullptr;
+  for (const internal::JsonMember& m : top->members) {
+    if (internal::KeyIs(m.key, "stream")) stream = &m;
+    if (internal::KeyIs(m.key, "stream_options")) options = &m;
+  }
+  // Only these two values are parsed, to decide as a document reading would.
+  if (stream == nullptr) return {std::string(body), false};
+  const std::optional<json::value> stream_value = ParseValue(body, stream->value);
+  if (!stream_value || !LaxBool(&*stream_value)) return {std::string(body), false};
+  std::optional<json::value> options_value;
+  if (options != nullptr) {
+    options_value = ParseValue(body, options->value);
+    if (!options_value) return {std::string(body), false};
+    if (!options_value->is_null() && !options_value->is_object()) return {std::string(body), false};
+  }
+  if (UsageFlags(options_value ? &*options_value : nullptr).first) {
+    return {std::string(body), false};  // the client gets usage already; nothing to add or strip
+  }
+  std::string new_options;
+  if (options_value && options_value->is_object()) {
+    const std::optional<std::vector<internal::JsonMember>> inner =
+        internal::ScanMembers(options->value);
+    if (!inner) return {std::string(body), false};
+    std::vector<internal::MemberEdit> edits = {{"include_usage", "true"}};
+    // With include_usage on, vLLM would honour a continuous_usage_stats the client had set while
+    // usage was off, and add usage to every chunk.
+    if (options_value->get_object().contains("continuous_usage_stats")) {
+      edits.push_back({"continuous_usage_stats", "false"});
+    }
+    internal::AppendEdited(*inner, edits, &new_options);
+  } else {
+    new_options = R"({"include_usage":true})";
+  }
+  const internal::MemberEdit edit{"stream_options", new_options};
+  return {Edited(body, *top, edit), true};
 }
 
 std::optional<int64_t> RequestedMaxTokens(std::string_view body) {
@@ -440,11 +489,11 @@ std::optional<int64_t> RequestedMaxTokens(std::string_view body) {
 }
 
 std::string WithMaxTokens(std::string_view body, int64_t n) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec, {}, ParseOptions());
-  if (ec || !v.is_object()) return std::string(body);
-  v.get_object()["max_tokens"] = n;
-  return json::serialize(v);
+  // Edited as text, as RewriteForUsage().
+  const std::optional<internal::TopLevelObject> top = internal::ReadTopLevelObject(body, kMaxDepth);
+  if (!top) return std::string(body);
+  const std::string value = std::to_string(n);
+  return Edited(body, *top, internal::MemberEdit{"max_tokens", value});
 }
 
 SseEventKind ClassifySseData(std::string_view data, Usage* usage) {

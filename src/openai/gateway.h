@@ -44,6 +44,11 @@ struct UsageRewrite {
 // turning continuous_usage_stats off when the client had not enabled usage, so no per-chunk usage
 // appears that vLLM would not have sent). Non-streaming or unparsable bodies, and bodies whose
 // stream_options is not an object, pass through unchanged (vLLM will answer them itself).
+//
+// The body is edited as text: every top-level stream_options member (repeated, or with its key
+// escaped) is replaced by one, whose other members keep their text; every other byte stays as the
+// client sent it (numbers, escapes, key order), but for the whitespace between top-level members,
+// which becomes a single comma.
 UsageRewrite RewriteForUsage(std::string_view body);
 
 // The output cap a chat or completion request asks for: max_completion_tokens (chat's newer
@@ -53,7 +58,8 @@ UsageRewrite RewriteForUsage(std::string_view body);
 std::optional<int64_t> RequestedMaxTokens(std::string_view body);
 
 // The body with max_tokens set to `n` (for a request that set no cap; other fields kept). A body
-// that is not a JSON object comes back unchanged.
+// that is not a JSON object comes back unchanged. Edited as text, as RewriteForUsage(): every
+// top-level max_tokens member is replaced by one.
 std::string WithMaxTokens(std::string_view body, int64_t n);
 
 enum class SseEventKind {

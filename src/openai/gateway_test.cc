@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace brix::openai {
@@ -125,6 +127,208 @@ TEST(RewriteForUsageTest, AddsIncludeUsageOnlyForStreams) {
   auto invalid = RewriteForUsage(R"({"stream":true,"stream_options":3})");
   EXPECT_FALSE(invalid.strip_usage);
   EXPECT_EQ(RewriteForUsage("{").body, "{");
+}
+
+// The rewrite edits the body's text: whatever it does not edit reaches the engine byte for byte.
+// A parse and re-serialize would not: Boost.JSON reads some 17-digit doubles an ulp or two off and
+// writes doubles in its own notation, reads 1e999 as infinity and 0e999 as NaN (then writes
+// them as Infinity / NaN, which are not JSON), and re-escapes strings.
+const std::string kExactFields =
+    R"("temperature":0.30000000000000004,"top_p":458124.55122160283,"seed":-0,)"
+    R"("extra":{"big":1e999,"zero":0e999,"tiny":-2.5E-400,"list":[1.0,1e2,12345678901234567890]},)"
+    R"("messages":[{"role":"user","content":"caf\u00e9 \ud83d\ude00 é \/ \"q\" \\ \u005c"}])";
+
+TEST(RewriteForUsageTest, KeepsEveryOtherByteOfTheBody) {
+  const std::string body = R"({"model":"m","stream":true,)" + kExactFields + "}";
+  const UsageRewrite r = RewriteForUsage(body);
+  EXPECT_TRUE(r.strip_usage);
+  EXPECT_EQ(r.body,
+            body.substr(0, body.size() - 1) + R"(,"stream_options":{"include_usage":true}})");
+  // The client's other stream_options members keep their text too.
+  const std::string with_options =
+      R"({"stream":true,"stream_options":{"include_usage":false,"x":0.30000000000000004}})";
+  EXPECT_EQ(RewriteForUsage(with_options).body,
+            R"({"stream":true,"stream_options":{"include_usage":true,"x":0.30000000000000004}})");
+}
+
+TEST(RewriteForUsageTest, RemovesEveryStreamOptionsAndWritesOne) {
+  // The last of repeated keys is the one vLLM (Python's json) reads, at both levels.
+  const UsageRewrite r = RewriteForUsage(
+      R"({"stream_options":{"include_usage":true},"stream":true,"stream_options":)"
+      R"({"x":1e999,"include_usage":false,"include_usage":null,"continuous_usage_stats":true}})");
+  EXPECT_TRUE(r.strip_usage);
+  EXPECT_EQ(r.body, R"({"stream":true,"stream_options":)"
+                    R"({"x":1e999,"include_usage":true,"continuous_usage_stats":false}})");
+  const std::string wanted =
+      R"({"stream_options":{"include_usage":false},"stream":true,"stream_options":{}})";
+  EXPECT_FALSE(RewriteForUsage(wanted).strip_usage);
+  EXPECT_EQ(RewriteForUsage(wanted).body, wanted);
+}
+
+TEST(RewriteForUsageTest, ReadsEscapedKeys) {
+  const UsageRewrite r = RewriteForUsage(
+      R"({"stream\u005foptions":{"include\u005fusage":false,"y":0e999},"\u0073tream":true,)"
+      R"("stream_options":{"include_usage":false,"continuous\u005fusage_stats":1}})");
+  EXPECT_TRUE(r.strip_usage);
+  EXPECT_EQ(r.body, R"({"\u0073tream":true,"stream_options":)"
+                    R"({"include_usage":true,"continuous_usage_stats":false}})");
+  // An escaped key that decodes to something else is another member.
+  const std::string other = R"({"stream":true,"stream\u006fptions":{"include_usage":false}})";
+  EXPECT_EQ(RewriteForUsage(other).body,
+            other.substr(0, other.size() - 1) + R"(,"stream_options":{"include_usage":true}})");
+}
+
+TEST(RewriteForUsageTest, LeavesNestedLookAlikesAlone) {
+  const std::string body =
+      R"({"stream":true,"metadata":{"stream_options":{"include_usage":false},"stream":false},)"
+      R"("messages":[{"stream_options":3,"max_tokens":2}]})";
+  EXPECT_EQ(RewriteForUsage(body).body,
+            body.substr(0, body.size() - 1) + R"(,"stream_options":{"include_usage":true}})");
+}
+
+TEST(RewriteForUsageTest, NormalisesOnlyTheSpaceBetweenTopLevelMembers) {
+  const std::string body =
+      " \r\n{ \"stream\" :\ttrue ,\n  \"messages\" : [ { \"role\" : \"user\" } ] ,\n"
+      " \"stream_options\" : { \"continuous_usage_stats\" : true , \"include_usage\" : false "
+      "}\n}\n ";
+  EXPECT_EQ(RewriteForUsage(body).body,
+            " \r\n{\"stream\" :\ttrue,\"messages\" : [ { \"role\" : \"user\" } ],"
+            "\"stream_options\":{\"continuous_usage_stats\":false,\"include_usage\":true}}\n ");
+}
+
+TEST(RewriteForUsageTest, KeepsTodaysDecisions) {
+  struct Case {
+    std::string body;
+    bool rewritten;
+  };
+  const std::vector<Case> cases = {
+      {R"({})", false},
+      {R"({"stream":false})", false},
+      {R"({"stream":"YES"})", true},  // pydantic's lax bool
+      {R"({"stream":1.0})", true},
+      {R"({"stream":2})", false},
+      {R"({"stream":"false"})", false},
+      {R"({"stream":true,"stream":false})", false},
+      {R"({"stream":true,"stream_options":null})", true},
+      {R"({"stream":true,"stream_options":{}})", false},  // include_usage defaults to true
+      {R"({"stream":true,"stream_options":{"include_usage":"on"}})", false},
+      {R"({"stream":true,"stream_options":{"include_usage":0}})", true},
+      // Not an object: vLLM answers with a 400 itself.
+      {R"({"stream":true,"stream_options":3})", false},
+      {R"({"stream":true,"stream_options":"x"})", false},
+      {R"({"stream":true,"stream_options":true})", false},
+      {R"({"stream":true,"stream_options":[{"include_usage":false}]})", false},
+      {R"({"stream":true,"stream_options":{},"stream_options":[]})", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    const UsageRewrite r = RewriteForUsage(c.body);
+    EXPECT_EQ(r.strip_usage, c.rewritten);
+    if (!c.rewritten) {
+      EXPECT_EQ(r.body, c.body);
+    }
+  }
+  EXPECT_EQ(RewriteForUsage(R"({"stream":true,"stream_options":null})").body,
+            R"({"stream":true,"stream_options":{"include_usage":true}})");
+}
+
+// Bodies the functions pass through untouched: not JSON as Boost.JSON reads it (strict: no
+// comments, no trailing commas, valid UTF-8, depth at most 256), or not an object.
+std::vector<std::string> NotJsonObjects() {
+  std::string deep = R"({"stream":true,"a":)";
+  for (int i = 0; i < 300; ++i) deep += "[";
+  for (int i = 0; i < 300; ++i) deep += "]";
+  deep += "}";
+  return {"",
+          " ",
+          "{",
+          "}",
+          R"({"stream":true)",
+          R"({"stream":true,})",
+          R"({"stream":true} {})",
+          R"({"stream":true}})",
+          R"({"stream":true,"a":01})",
+          R"({"stream":true,"a":"\x"})",
+          R"({"stream":true,"a":"unterminated})",
+          R"({"stream":true,"a":"\"})",
+          R"({'stream':true})",
+          R"({"stream":true /* c */})",
+          R"({"stream":true,"a":tru})",
+          "{\"stream\":true,\"a\":\"\xff\"}",
+          "{\"stream\":true,\"a\":\"\x01\"}",
+          std::string("{\"stream\":true}\0", 16),
+          R"([{"stream":true}])",
+          R"("stream")",
+          "null",
+          deep};
+}
+
+TEST(RewriteForUsageTest, PassesAnythingButAJsonObjectThrough) {
+  for (const std::string& body : NotJsonObjects()) {
+    SCOPED_TRACE(body);
+    const UsageRewrite r = RewriteForUsage(body);
+    EXPECT_FALSE(r.strip_usage);
+    EXPECT_EQ(r.body, body);
+  }
+}
+
+// The rewrite validates bodies by a fast scan of its own, and leaves to Boost.JSON only what that
+// scan is not sure of; either way a body is rewritten exactly when boost::json::parse (depth 256)
+// reads it as an object. Values at the edges of JSON's grammar, UTF-8 and the depth limit.
+TEST(RewriteForUsageTest, AcceptsExactlyWhatBoostJsonAccepts) {
+  const auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  const std::vector<std::pair<std::string, bool>> values = {
+      {"\"\xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf\"",
+       true},
+      {"\"\xc0\x80\"", false},          // overlong
+      {"\"\xe0\x9f\xbf\"", false},      // overlong
+      {"\"\xed\xa0\x80\"", false},      // a surrogate
+      {"\"\xf4\x90\x80\x80\"", false},  // beyond U+10FFFF
+      {"\"\xf5\x80\x80\x80\"", false},
+      {"\"\x80\"", false},
+      {"\"\xe2\x82\"", false},  // truncated
+      {"\"\x7f\"", true},
+      {"\"\x1f\"", false},
+      {R"("\ud83d\ude00 \u00e9 \uFFFF \/ \b\f\n\r\t")", true},
+      {R"("\ud800")", false},
+      {R"("\udc00")", false},
+      {R"("\ud800\u0041")", false},
+      {R"("\ud800\n")", false},
+      {R"("\u12G4")", false},
+      {R"("\x")", false},
+      {"-0", true},
+      {"-0.0e-0", true},
+      {"1E+9", true},
+      {"123456789012345678901234567890", true},
+      {"1e2147483647", true},
+      {"1e2147483648", false},  // Boost.JSON's exponent_overflow
+      {"-", false},
+      {"01", false},
+      {"1.", false},
+      {".5", false},
+      {"1e", false},
+      {"1e+", false},
+      {"+1", false},
+      {"tru", false},
+      {"nul", false},
+      {"[1,]", false},
+      {"{\"a\"}", false},
+      {"{\"a\":1,}", false},
+      {nested(255), true},  // with the top-level object: 256 deep
+      {nested(256), false},
+  };
+  for (const auto& [value, valid] : values) {
+    const std::string body = R"({"stream":true,"v":)" + value + "}";
+    SCOPED_TRACE(body);
+    json::parse_options options;
+    options.max_depth = 256;
+    boost::system::error_code ec;
+    json::parse(body, ec, {}, options);
+    EXPECT_EQ(!ec, valid) << "the test's expectation is not Boost.JSON's";
+    const UsageRewrite r = RewriteForUsage(body);
+    EXPECT_EQ(r.strip_usage, valid);
+    EXPECT_EQ(r.body == body, !valid);
+  }
 }
 
 TEST(ReadResponseUsageTest, ReadsTopLevelUsageOnlyOutsideStrings) {
@@ -251,6 +455,31 @@ TEST(MaxTokensTest, WithMaxTokensSetsTheCapAndKeepsTheRest) {
   EXPECT_NE(body.find(R"("model":"m")"), std::string::npos);
   EXPECT_NE(body.find(R"("stream":true)"), std::string::npos);
   EXPECT_EQ(WithMaxTokens("[1]", 5), "[1]");
+}
+
+TEST(MaxTokensTest, WithMaxTokensKeepsEveryOtherByte) {
+  const std::string body = R"({"model":"m",)" + kExactFields + "}";
+  EXPECT_EQ(WithMaxTokens(body, 64), body.substr(0, body.size() - 1) + R"(,"max_tokens":64})");
+  EXPECT_EQ(WithMaxTokens("{}", 7), R"({"max_tokens":7})");
+  EXPECT_EQ(WithMaxTokens(" { \n } \n", -3), " {\"max_tokens\":-3} \n");
+  EXPECT_EQ(WithMaxTokens("{\"a\" : [ 1 ,2 ] }", INT64_MAX),
+            "{\"a\" : [ 1 ,2 ],\"max_tokens\":9223372036854775807}");
+}
+
+TEST(MaxTokensTest, WithMaxTokensReplacesEveryTopLevelMaxTokens) {
+  EXPECT_EQ(WithMaxTokens(R"({"max_tokens":1,"model":"m","max\u005ftokens":null,"x":1e999})", 64),
+            R"({"model":"m","max_tokens":64,"x":1e999})");
+  const std::string nested =
+      R"({"metadata":{"max_tokens":1},"messages":[{"max_tokens":2}],"max_tokensx":3})";
+  EXPECT_EQ(WithMaxTokens(nested, 64),
+            nested.substr(0, nested.size() - 1) + R"(,"max_tokens":64})");
+}
+
+TEST(MaxTokensTest, WithMaxTokensPassesAnythingButAJsonObjectThrough) {
+  for (const std::string& body : NotJsonObjects()) {
+    SCOPED_TRACE(body);
+    EXPECT_EQ(WithMaxTokens(body, 64), body);
+  }
 }
 
 }  // namespace
