@@ -502,19 +502,25 @@ awaitable<void> Proxy::Run(net::Request request, net::ResponseWriter writer, Rou
     token_ids = PromptTokenIds(*ctx_.tokenizer, call.kind, req.body());
   }
 
+  // The output cap the request asks for, as vLLM will read it (a completion without one gets 16;
+  // a value vLLM rejects is left for it to answer).
+  openai::OutputCap asked;
+  if (call.kind != RouteKind::kEmbedding) {
+    asked = openai::RequestedOutputCap(*info, call.kind == RouteKind::kChat);
+  }
+  std::optional<int64_t> max_tokens = asked.tokens;
+
   // Quotas: max tokens per request, then check-and-consume of the tenant's windows.
   if (call.tenant != nullptr) {
     const tenant::TenantSpec& who = *call.tenant;
-    std::optional<int64_t> max_tokens;
     if (call.kind != RouteKind::kEmbedding) {
-      max_tokens = openai::RequestedMaxTokens(req.body());
       if (std::optional<uint64_t> cap = who.MaxTokensPerRequest(call.model)) {
-        if (max_tokens && static_cast<uint64_t>(*max_tokens) > *cap) {
+        if (max_tokens && *max_tokens > 0 && static_cast<uint64_t>(*max_tokens) > *cap) {
           call.quota_outcome = "max_tokens";
           co_await writer.Send(reject(MaxTokensTooLarge(*max_tokens, *cap)));
           co_return;
         }
-        if (!max_tokens) {
+        if (!max_tokens && asked.valid) {
           max_tokens = static_cast<int64_t>(*cap);
           req.body() = openai::WithMaxTokens(req.body(), *max_tokens);
         }
@@ -528,7 +534,8 @@ awaitable<void> Proxy::Run(net::Request request, net::ResponseWriter writer, Rou
       if (counts_tokens && token_ids.empty() && ctx_.tokenizer != nullptr) {
         token_ids = PromptTokenIds(*ctx_.tokenizer, call.kind, req.body());
       }
-      const uint64_t reserve = token_ids.size() + static_cast<uint64_t>(max_tokens.value_or(0));
+      const uint64_t reserve =
+          token_ids.size() + static_cast<uint64_t>(std::max<int64_t>(max_tokens.value_or(0), 0));
       Result<tenant::Admission> admission = co_await ctx_.quota->Admit(who, call.model, reserve);
       if (!admission) {
         call.quota_outcome = "unavailable";
@@ -573,8 +580,7 @@ awaitable<void> Proxy::Run(net::Request request, net::ResponseWriter writer, Rou
         ask.weight = call.tenant->weight;
       }
       ask.prompt_tokens = static_cast<double>(prompt_tokens);
-      ask.max_tokens = static_cast<double>(
-          std::max<int64_t>(openai::RequestedMaxTokens(req.body()).value_or(0), 0));
+      ask.max_tokens = static_cast<double>(std::max<int64_t>(max_tokens.value_or(0), 0));
       Result<FairShare::Slot> slot =
           co_await ctx_.fair_share->Acquire(std::move(ask), endpoints, call.start + timeout);
       if (!slot) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "openai/internal/json_members.h"
+#include "openai/internal/lax_int.h"
 #include "openai/requests.h"
 
 namespace brix::openai {
@@ -76,6 +77,12 @@ std::pair<bool, bool> UsageFlags(const json::value* options) {
   const json::value* include = o.if_contains("include_usage");
   const bool include_usage = include == nullptr ? true : LaxBool(include);
   return {include_usage, include_usage && LaxBool(o.if_contains("continuous_usage_stats"))};
+}
+
+// An `int | None` field's value in a document (absent: nullptr).
+IntField IntFieldOf(const json::value* v) {
+  if (v == nullptr || v->is_null()) return {};
+  return {true, internal::LaxInt(*v, nullptr)};
 }
 
 // A token count: a JSON number exactly representable as int64 (the throwing to_number() would
@@ -171,6 +178,8 @@ class RequestFields : public SaxFields<RequestFields> {
     const bool include = options_object_ && include_usage_;
     info.include_usage = stream_ && include;
     info.continuous_usage = stream_ && include && continuous_usage_;
+    info.max_tokens = max_tokens_;
+    info.max_completion_tokens = max_completion_tokens_;
     return info;
   }
 
@@ -192,11 +201,14 @@ class RequestFields : public SaxFields<RequestFields> {
   void OnValueStart() { OnValue(Kind::kContainer, {}); }
   void OnKey(std::string_view key) {
     if (depth_ == 1) {
-      top_ = key == "model"            ? Top::kModel
-             : key == "stream"         ? Top::kStream
-             : key == "stream_options" ? Top::kStreamOptions
-                                       : Top::kOther;
+      top_ = key == "model"                   ? Top::kModel
+             : key == "stream"                ? Top::kStream
+             : key == "stream_options"        ? Top::kStreamOptions
+             : key == "max_tokens"            ? Top::kMaxTokens
+             : key == "max_completion_tokens" ? Top::kMaxCompletionTokens
+                                              : Top::kOther;
       // A repeated key replaces what the earlier one said.
+      if (IntField* field = Cap()) *field = {};
       if (top_ == Top::kModel) model_.reset();
       if (top_ == Top::kStream) stream_ = false;
       if (top_ == Top::kStreamOptions) {
@@ -223,18 +235,22 @@ class RequestFields : public SaxFields<RequestFields> {
     return true;
   }
   bool on_int64(int64_t i, json::string_view, boost::system::error_code&) {
+    OnCapScalar(json::value(i));
     OnValue(Kind::kNumber, static_cast<double>(i));
     return true;
   }
   bool on_uint64(uint64_t u, json::string_view, boost::system::error_code&) {
+    OnCapScalar(json::value(u));
     OnValue(Kind::kNumber, static_cast<double>(u));
     return true;
   }
   bool on_double(double d, json::string_view, boost::system::error_code&) {
+    OnCapScalar(json::value(d));
     OnValue(Kind::kNumber, d);
     return true;
   }
   bool on_bool(bool b, boost::system::error_code&) {
+    OnCapScalar(json::value(b));
     OnValue(Kind::kBool, b ? 1.0 : 0.0);
     return true;
   }
@@ -244,14 +260,28 @@ class RequestFields : public SaxFields<RequestFields> {
   }
 
  private:
-  enum class Top { kOther, kModel, kStream, kStreamOptions };
+  enum class Top { kOther, kModel, kStream, kStreamOptions, kMaxTokens, kMaxCompletionTokens };
   enum class Inner { kOther, kInclude, kContinuous };
   enum class Kind { kContainer, kString, kNumber, kBool, kNull };
 
   // Whether a string value being read is one of ours (its text is then collected).
   bool Wanted() const {
-    if (depth_ == 1) return top_ == Top::kModel || top_ == Top::kStream;
+    if (depth_ == 1) return top_ == Top::kModel || top_ == Top::kStream || Cap() != nullptr;
     return depth_ == 2 && in_options_ && inner_ != Inner::kOther;
+  }
+
+  // The output cap field a value at the current depth belongs to, if any.
+  IntField* Cap() {
+    if (depth_ != 1) return nullptr;
+    if (top_ == Top::kMaxTokens) return &max_tokens_;
+    if (top_ == Top::kMaxCompletionTokens) return &max_completion_tokens_;
+    return nullptr;
+  }
+  const IntField* Cap() const { return const_cast<RequestFields*>(this)->Cap(); }
+
+  // A number or boolean, read for the output cap fields as a document's value is.
+  void OnCapScalar(const json::value& v) {
+    if (IntField* field = Cap()) *field = IntFieldOf(&v);
   }
 
   // A value starts (a container) or is complete (a scalar; a string's text is in text_) at the
@@ -279,6 +309,15 @@ class RequestFields : public SaxFields<RequestFields> {
         case Top::kStreamOptions:
           options_object_ = false;  // an object sets it again in on_object_begin()
           break;
+        case Top::kMaxTokens:
+        case Top::kMaxCompletionTokens:
+          // Numbers and booleans came through OnCapScalar().
+          if (kind == Kind::kContainer) *Cap() = {true, std::nullopt};
+          if (kind == Kind::kString) {
+            const auto text = json::value(json::string_view(text_));
+            *Cap() = IntFieldOf(&text);
+          }
+          break;
         case Top::kOther:
           break;
       }
@@ -297,6 +336,8 @@ class RequestFields : public SaxFields<RequestFields> {
   bool options_object_ = false;
   bool include_usage_ = true;
   bool continuous_usage_ = false;
+  IntField max_tokens_;
+  IntField max_completion_tokens_;
 };
 
 // SAX handler for a usage object (ReadResponseUsage()): the counts UsageFrom() reads from a
@@ -426,6 +467,8 @@ ApiResult<RequestInfo> InspectRequestWithDocument(std::string_view body) {
   const auto [include, continuous] = UsageFlags(o.if_contains("stream_options"));
   info.include_usage = info.stream && include;
   info.continuous_usage = info.stream && continuous;
+  info.max_tokens = IntFieldOf(o.if_contains("max_tokens"));
+  info.max_completion_tokens = IntFieldOf(o.if_contains("max_completion_tokens"));
   return info;
 }
 
@@ -473,19 +516,18 @@ UsageRewrite RewriteForUsage(std::string_view body) {
   return {Edited(body, *top, edit), true};
 }
 
-std::optional<int64_t> RequestedMaxTokens(std::string_view body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec, {}, ParseOptions());
-  if (ec || !v.is_object()) return std::nullopt;
-  const json::object& o = v.get_object();
-  for (std::string_view name : {"max_completion_tokens", "max_tokens"}) {
-    const json::value* f = o.if_contains(name);
-    if (f == nullptr || f->is_null()) continue;
-    if (f->is_int64() && f->get_int64() >= 0) return f->get_int64();
-    if (f->is_uint64()) return static_cast<int64_t>(std::min<uint64_t>(f->get_uint64(), INT64_MAX));
-    return std::nullopt;  // not an integer: vLLM answers that itself
+OutputCap RequestedOutputCap(const RequestInfo& info, bool chat) {
+  const auto rejected = [](const IntField& f) { return f.set && !f.value; };
+  if (!chat) {
+    // A completion's max_tokens: null means the default (normalize_null_max_tokens).
+    if (rejected(info.max_tokens)) return {std::nullopt, false};
+    return {info.max_tokens.set ? info.max_tokens.value : int64_t{16}, true};
   }
-  return std::nullopt;
+  if (rejected(info.max_tokens) || rejected(info.max_completion_tokens)) {
+    return {std::nullopt, false};
+  }
+  if (info.max_completion_tokens.set) return {info.max_completion_tokens.value, true};
+  return {info.max_tokens.value, true};
 }
 
 std::string WithMaxTokens(std::string_view body, int64_t n) {

@@ -17,6 +17,14 @@
 
 namespace brix::openai {
 
+// A top-level `int | None` field as vLLM's pydantic model reads it.
+struct IntField {
+  bool set = false;              // present and not null
+  std::optional<int64_t> value;  // when set, its value in pydantic's lax mode (100, 100.0, "100",
+                                 // true); nullopt when vLLM rejects it ("x", 1.5, [])
+  bool operator==(const IntField&) const = default;
+};
+
 struct RequestInfo {
   std::optional<std::string> model;  // absent, null or not a string -> nullopt
   bool stream = false;               // `stream` as pydantic reads it ("true", 1, ... count)
@@ -24,7 +32,22 @@ struct RequestInfo {
   // false/null. Meaningful only when `stream`.
   bool include_usage = false;
   bool continuous_usage = false;  // include_usage && continuous_usage_stats
+  IntField max_tokens;
+  IntField max_completion_tokens;
+  bool operator==(const RequestInfo&) const = default;
 };
+
+// The output cap a request asks vLLM for.
+struct OutputCap {
+  // Chat: max_completion_tokens when set, else max_tokens; nullopt when neither is set (the
+  // context length decides). Completions: max_tokens, 16 when unset (vLLM's default; completions
+  // have no max_completion_tokens).
+  std::optional<int64_t> tokens;
+  // False when one of those fields holds what vLLM rejects: it answers 400 itself, so the
+  // gateway should neither judge nor rewrite the cap.
+  bool valid = true;
+};
+OutputCap RequestedOutputCap(const RequestInfo& info, bool chat);
 
 // Reads the routing fields of a chat or completions body. Fails (with vLLM's pydantic-style
 // error for bad JSON or a non-object body) only when vLLM would fail before reading any field.
@@ -50,12 +73,6 @@ struct UsageRewrite {
 // client sent it (numbers, escapes, key order), but for the whitespace between top-level members,
 // which becomes a single comma.
 UsageRewrite RewriteForUsage(std::string_view body);
-
-// The output cap a chat or completion request asks for: max_completion_tokens (chat's newer
-// name, which vLLM prefers) else max_tokens, when it is a non-negative integer. Nullopt when
-// neither is set (null counts as unset) or the body does not parse; vLLM rejects bad values
-// itself.
-std::optional<int64_t> RequestedMaxTokens(std::string_view body);
 
 // The body with max_tokens set to `n` (for a request that set no cap; other fields kept). A body
 // that is not a JSON object comes back unchanged. Edited as text, as RewriteForUsage(): every

@@ -76,6 +76,12 @@ TEST(InspectRequestTest, AgreesWithTheDocumentReading) {
       R"({"model":"m"} {})",
       R"({"model":"m",})",
       "",
+      R"({"max_tokens":100,"max_completion_tokens":"7"})",
+      R"({"max_tokens":1.0,"max_tokens":"x","max_completion_tokens":[3]})",
+      R"({"max_tokens":true,"max_completion_tokens":{"a":1},"max_completion_tokens":null})",
+      R"({"max_tokens":-9223372036854775808,"max_completion_tokens":18446744073709551615})",
+      R"({"max_tokens":1e400,"max_completion_tokens":"12345678901234567890"})",
+      R"({"max\u005ftokens":4,"metadata":{"max_tokens":5}})",
   };
   for (const std::string& body : bodies) {
     SCOPED_TRACE(body);
@@ -90,6 +96,8 @@ TEST(InspectRequestTest, AgreesWithTheDocumentReading) {
     EXPECT_EQ(fast->stream, reference->stream);
     EXPECT_EQ(fast->include_usage, reference->include_usage);
     EXPECT_EQ(fast->continuous_usage, reference->continuous_usage);
+    EXPECT_EQ(fast->max_tokens, reference->max_tokens);
+    EXPECT_EQ(fast->max_completion_tokens, reference->max_completion_tokens);
   }
   // And a few answers spelled out, so that both readings cannot be wrong together.
   EXPECT_EQ(InspectRequest(R"({"model":"a","model":"b"})")->model, "b");
@@ -438,20 +446,58 @@ TEST(ClassifySseDataTest, FindsTheUsageChunk) {
 namespace brix::openai {
 namespace {
 
+// The cap as vLLM reads it: `chat` for /v1/chat/completions, else /v1/completions.
+OutputCap Cap(std::string_view body, bool chat) {
+  const ApiResult<RequestInfo> info = InspectRequest(body);
+  EXPECT_TRUE(info.has_value()) << body;
+  return info ? RequestedOutputCap(*info, chat) : OutputCap{std::nullopt, false};
+}
+
 TEST(MaxTokensTest, ReadsTheCapAVllmRequestAsksFor) {
-  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":100})"), 100);
-  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":100,"max_completion_tokens":7})"), 7);
-  EXPECT_EQ(RequestedMaxTokens(R"({"max_completion_tokens":null,"max_tokens":5})"), 5);
-  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":null})"), std::nullopt);
-  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":"100"})"), std::nullopt);
-  EXPECT_EQ(RequestedMaxTokens(R"({"max_tokens":-1})"), std::nullopt);
-  EXPECT_EQ(RequestedMaxTokens("{}"), std::nullopt);
-  EXPECT_EQ(RequestedMaxTokens("not json"), std::nullopt);
+  EXPECT_EQ(Cap(R"({"max_tokens":100})", true).tokens, 100);
+  EXPECT_EQ(Cap(R"({"max_tokens":100,"max_completion_tokens":7})", true).tokens, 7);
+  EXPECT_EQ(Cap(R"({"max_completion_tokens":null,"max_tokens":5})", true).tokens, 5);
+  EXPECT_EQ(Cap(R"({"max_tokens":null})", true).tokens, std::nullopt);
+  EXPECT_EQ(Cap("{}", true).tokens, std::nullopt);
+  EXPECT_TRUE(Cap("{}", true).valid);
+  // pydantic's lax int: whole floats, numeric strings and booleans are caps vLLM honours.
+  EXPECT_EQ(Cap(R"({"max_tokens":100.0})", true).tokens, 100);
+  EXPECT_EQ(Cap(R"({"max_tokens":" +100 "})", true).tokens, 100);
+  EXPECT_EQ(Cap(R"({"max_tokens":true})", true).tokens, 1);
+  EXPECT_EQ(Cap(R"({"max_tokens":-1})", true).tokens, -1);  // vLLM's ResolveGeneration says no
+  EXPECT_EQ(Cap(R"({"max_tokens":1e30})", true).tokens, INT64_MAX);
+  EXPECT_EQ(Cap(R"({"max_tokens":18446744073709551615})", true).tokens, INT64_MAX);
+  // The last of repeated keys counts.
+  EXPECT_EQ(Cap(R"({"max_tokens":"x","max_tokens":3})", true).tokens, 3);
+  EXPECT_EQ(Cap(R"({"max_tokens":3,"max_tokens":null})", true).tokens, std::nullopt);
+  // Values vLLM rejects: no cap to judge, and not valid (nothing is rewritten).
+  for (const char* body :
+       {R"({"max_tokens":1.5})", R"({"max_tokens":"ten"})", R"({"max_tokens":[1]})",
+        R"({"max_tokens":{}})", R"({"max_completion_tokens":"x","max_tokens":5})",
+        R"({"max_completion_tokens":5,"max_tokens":0.5})"}) {
+    SCOPED_TRACE(body);
+    const OutputCap cap = Cap(body, true);
+    EXPECT_FALSE(cap.valid);
+    EXPECT_EQ(cap.tokens, std::nullopt);
+  }
+  // Nested look-alikes are not the field.
+  EXPECT_EQ(Cap(R"({"metadata":{"max_tokens":9},"messages":[{"max_tokens":8}]})", true).tokens,
+            std::nullopt);
+}
+
+TEST(MaxTokensTest, ACompletionWithoutACapGetsSixteen) {
+  EXPECT_EQ(Cap("{}", false).tokens, 16);
+  EXPECT_EQ(Cap(R"({"max_tokens":null})", false).tokens, 16);
+  EXPECT_EQ(Cap(R"({"max_tokens":40})", false).tokens, 40);
+  // Completions have no max_completion_tokens: an extra field vLLM ignores, whatever it holds.
+  EXPECT_EQ(Cap(R"({"max_completion_tokens":7,"max_tokens":40})", false).tokens, 40);
+  EXPECT_EQ(Cap(R"({"max_completion_tokens":"x"})", false).tokens, 16);
+  EXPECT_FALSE(Cap(R"({"max_tokens":"x"})", false).valid);
 }
 
 TEST(MaxTokensTest, WithMaxTokensSetsTheCapAndKeepsTheRest) {
   const std::string body = WithMaxTokens(R"({"model":"m","messages":[],"stream":true})", 64);
-  EXPECT_EQ(RequestedMaxTokens(body), 64);
+  EXPECT_EQ(Cap(body, true).tokens, 64);
   EXPECT_NE(body.find(R"("model":"m")"), std::string::npos);
   EXPECT_NE(body.find(R"("stream":true)"), std::string::npos);
   EXPECT_EQ(WithMaxTokens("[1]", 5), "[1]");

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "openai/internal/json_text.h"
+#include "openai/internal/lax_int.h"
 
 namespace brix::openai {
 namespace {
@@ -169,12 +170,6 @@ std::string PyStrOf(const json::value& v) {
   return out;
 }
 
-int64_t Saturate(double d) {
-  if (d >= 9.2233720368547758e18) return std::numeric_limits<int64_t>::max();
-  if (d <= -9.2233720368547758e18) return std::numeric_limits<int64_t>::min();
-  return static_cast<int64_t>(d);
-}
-
 // Field readers with pydantic's lax-mode coercions. Each records an issue and returns nullopt
 // when the value does not validate; absent keys and (for optional fields) null yield `fallback`.
 class Reader {
@@ -193,40 +188,25 @@ class Reader {
 
   std::optional<int64_t> IntValue(const json::value& v, std::vector<std::string> loc,
                                   bool nullable) {
-    switch (v.kind()) {
-      case json::kind::null:
-        if (!nullable)
-          issues_->Field("int_type", std::move(loc), "Input should be a valid integer", v);
-        return std::nullopt;
-      case json::kind::int64:
-        return v.get_int64();
-      case json::kind::uint64:
-        return std::numeric_limits<int64_t>::max();
-      case json::kind::bool_:
-        return v.get_bool() ? 1 : 0;
-      case json::kind::double_: {
-        const double d = v.get_double();
-        if (std::isfinite(d) && d == std::floor(d)) return Saturate(d);
+    if (v.is_null() && nullable) return std::nullopt;
+    internal::LaxIntError error;
+    std::optional<int64_t> out = internal::LaxInt(v, &error);
+    switch (error) {
+      case internal::LaxIntError::kNone:
+        break;
+      case internal::LaxIntError::kFraction:
         issues_->Field("int_from_float", std::move(loc),
                        "Input should be a valid integer, got a number with a fractional part", v);
-        return std::nullopt;
-      }
-      case json::kind::string: {
-        std::string_view s = v.get_string();
-        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-        while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-        if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-        int64_t out = 0;
-        const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-        if (!s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size()) return out;
+        break;
+      case internal::LaxIntError::kParsing:
         issues_->Field("int_parsing", std::move(loc),
                        "Input should be a valid integer, unable to parse string as an integer", v);
-        return std::nullopt;
-      }
-      default:
+        break;
+      case internal::LaxIntError::kType:
         issues_->Field("int_type", std::move(loc), "Input should be a valid integer", v);
-        return std::nullopt;
+        break;
     }
+    return out;
   }
 
   std::optional<double> Float(std::string_view key) {

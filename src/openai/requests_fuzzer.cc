@@ -198,9 +198,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(inspected);
   BRIX_CHECK(inspected.has_value() == reference.has_value());
   if (inspected) {
-    BRIX_CHECK(inspected->model == reference->model && inspected->stream == reference->stream &&
-               inspected->include_usage == reference->include_usage &&
-               inspected->continuous_usage == reference->continuous_usage);
+    BRIX_CHECK(*inspected == *reference);
+    // The cap the gateway reads is the one the engine's own parse reads, when that parse succeeds.
+    if (chat) {
+      const o::OutputCap cap = o::RequestedOutputCap(*inspected, true);
+      BRIX_CHECK(cap.valid && cap.tokens == chat->RequestedMaxTokens());
+    }
+    if (completion) {
+      const o::OutputCap cap = o::RequestedOutputCap(*inspected, false);
+      BRIX_CHECK(cap.valid && cap.tokens == completion->max_tokens);
+    }
   }
   CheckMembers(body);
   const o::UsageRewrite rewrite = o::RewriteForUsage(body);

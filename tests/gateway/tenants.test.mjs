@@ -163,6 +163,28 @@ test('max tokens per request: above is 400, absent is filled in', async () => {
   const filled = await client(gw.base, key).chat.completions.create({ model: MODEL, ignore_eos: true,
     messages: [{ role: 'user', content: 'count to a hundred' }] });
   assert.equal(filled.usage.completion_tokens, 3);
+  // The cap is read as vLLM reads it: a numeric string or a whole float is a cap like any other,
+  // kept when under the limit and refused when over, never overwritten with the limit.
+  const asString = await chat(gw.base, key, { max_tokens: '2', ignore_eos: true });
+  assert.equal(asString.status, 200, asString.text);
+  assert.equal(asString.json.usage.completion_tokens, 2);
+  const asFloat = await post(`${gw.base}/chat/completions`,
+    `{"model":"${MODEL}","messages":[{"role":"user","content":"hi"}],"max_tokens":2.0,"ignore_eos":true}`,
+    { authorization: `Bearer ${key}` });
+  assert.equal(asFloat.status, 200, asFloat.text);
+  assert.equal(asFloat.json.usage.completion_tokens, 2);
+  const overString = await chat(gw.base, key, { max_tokens: '50' });
+  assert.equal(overString.status, 400);
+  assert.equal(overString.json.error.code, 'max_tokens_exceeded');
+  // A value vLLM rejects is left for it to answer, not replaced by the limit.
+  const bad = await chat(gw.base, key, { max_tokens: 'ten' });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.param, 'body.max_tokens', bad.text);
+  // A completion without max_tokens gets vLLM's 16, not the (larger) limit.
+  const wide = await tenantWithKey(gw.adminUrl, 'maxtok-wide', ['--max-tokens', '40']);
+  const completion = await client(gw.base, wide).completions.create({ model: MODEL, prompt: 'count',
+    ignore_eos: true });
+  assert.equal(completion.usage.completion_tokens, 16);
 });
 
 test('concurrency: requests beyond max_concurrent wait for none, they get 429', async () => {
