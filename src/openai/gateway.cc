@@ -235,22 +235,22 @@ class RequestFields : public SaxFields<RequestFields> {
     return true;
   }
   bool on_int64(int64_t i, json::string_view, boost::system::error_code&) {
-    OnCapScalar(json::value(i));
+    OnCapScalar(i);
     OnValue(Kind::kNumber, static_cast<double>(i));
     return true;
   }
   bool on_uint64(uint64_t u, json::string_view, boost::system::error_code&) {
-    OnCapScalar(json::value(u));
+    OnCapScalar(u);
     OnValue(Kind::kNumber, static_cast<double>(u));
     return true;
   }
   bool on_double(double d, json::string_view, boost::system::error_code&) {
-    OnCapScalar(json::value(d));
+    OnCapScalar(d);
     OnValue(Kind::kNumber, d);
     return true;
   }
   bool on_bool(bool b, boost::system::error_code&) {
-    OnCapScalar(json::value(b));
+    OnCapScalar(b);
     OnValue(Kind::kBool, b ? 1.0 : 0.0);
     return true;
   }
@@ -279,9 +279,14 @@ class RequestFields : public SaxFields<RequestFields> {
   }
   const IntField* Cap() const { return const_cast<RequestFields*>(this)->Cap(); }
 
-  // A number or boolean, read for the output cap fields as a document's value is.
-  void OnCapScalar(const json::value& v) {
-    if (IntField* field = Cap()) *field = IntFieldOf(&v);
+  // A number or boolean, read for the output cap fields as a document's value is (the value is
+  // built only for them: a prompt of token ids has thousands of numbers).
+  template <typename Scalar>
+  void OnCapScalar(Scalar x) {
+    if (IntField* field = Cap()) {
+      const json::value v(x);
+      *field = IntFieldOf(&v);
+    }
   }
 
   // A value starts (a container) or is complete (a scalar; a string's text is in text_) at the
