@@ -199,14 +199,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   BRIX_CHECK(inspected.has_value() == reference.has_value());
   if (inspected) {
     BRIX_CHECK(*inspected == *reference);
-    // The cap the gateway reads is the one the engine's own parse reads, when that parse succeeds.
+    // What the gateway reads (the streaming flags, the output cap) is what the engine's own
+    // parse reads, whenever that parse accepts the body.
+    const auto same_stream = [&](const auto& parsed) {
+      return inspected->stream == parsed.stream &&
+             (!parsed.stream || (inspected->include_usage == parsed.IncludeUsage() &&
+                                 inspected->continuous_usage == parsed.ContinuousUsage()));
+    };
     if (chat) {
       const o::OutputCap cap = o::RequestedOutputCap(*inspected, true);
       BRIX_CHECK(cap.valid && cap.tokens == chat->RequestedMaxTokens());
+      BRIX_CHECK(same_stream(*chat));
     }
     if (completion) {
       const o::OutputCap cap = o::RequestedOutputCap(*inspected, false);
       BRIX_CHECK(cap.valid && cap.tokens == completion->max_tokens);
+      BRIX_CHECK(same_stream(*completion));
     }
   }
   CheckMembers(body);
