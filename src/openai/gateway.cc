@@ -6,7 +6,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/value.hpp>
-#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,7 +13,7 @@
 #include <vector>
 
 #include "openai/internal/json_members.h"
-#include "openai/internal/lax_int.h"
+#include "openai/internal/lax.h"
 #include "openai/requests.h"
 
 namespace brix::openai {
@@ -55,18 +54,10 @@ std::string Edited(std::string_view body, const internal::TopLevelObject& top,
   return out;
 }
 
-// A `bool` field as pydantic's lax mode reads it (true/false, 0/1, "true"/"yes"/"on"/"1", ...);
-// values pydantic would reject read as false (vLLM answers those with a 400 anyway).
+// A `bool` field as pydantic's lax mode reads it (internal::LaxBool); values pydantic would
+// reject read as false (vLLM answers those with a 400 anyway).
 bool LaxBool(const json::value* v) {
-  if (v == nullptr) return false;
-  if (v->is_bool()) return v->get_bool();
-  if (v->is_number()) return v->to_number<double>() == 1.0;
-  if (v->is_string()) {
-    std::string s(v->get_string());
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s == "1" || s == "on" || s == "t" || s == "true" || s == "y" || s == "yes";
-  }
-  return false;
+  return v != nullptr && internal::LaxBool(*v, nullptr).value_or(false);
 }
 
 // stream_options' effective include_usage / continuous_usage_stats (StreamOptions defaults:
@@ -108,13 +99,6 @@ std::optional<Usage> UsageFrom(const json::value* v) {
     usage.cached_tokens = Count(d->get_object().if_contains("cached_tokens"));
   }
   return usage;
-}
-
-// LaxBool() over the scalars a SAX parser reports.
-bool LaxBoolNumber(double d) { return d == 1.0; }
-bool LaxBoolString(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s == "1" || s == "on" || s == "t" || s == "true" || s == "y" || s == "yes";
 }
 
 // What the two SAX handlers below share: Boost.JSON's handler limits (none beyond parse_options'
@@ -296,9 +280,9 @@ class RequestFields : public SaxFields<RequestFields> {
       switch (kind) {
         case Kind::kBool:
         case Kind::kNumber:
-          return LaxBoolNumber(number);
+          return internal::LaxBoolFromNumber(number).value_or(false);
         case Kind::kString:
-          return LaxBoolString(text_);
+          return internal::LaxBoolFromString(text_).value_or(false);
         default:
           return false;
       }

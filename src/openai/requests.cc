@@ -5,14 +5,13 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
 #include <utility>
 
 #include "openai/internal/json_text.h"
-#include "openai/internal/lax_int.h"
+#include "openai/internal/lax.h"
 
 namespace brix::openai {
 namespace {
@@ -230,39 +229,15 @@ class Reader {
   // A `bool` field (nullable or not); returns `fallback` when absent (or null and nullable).
   bool Bool(std::string_view key, bool fallback, bool nullable = true) {
     const json::value* v = Get(key);
-    if (v == nullptr) return fallback;
-    switch (v->kind()) {
-      case json::kind::bool_:
-        return v->get_bool();
-      case json::kind::null:
-        if (nullable) return fallback;
-        break;
-      case json::kind::int64:
-      case json::kind::uint64:
-      case json::kind::double_: {
-        const double d = v->to_number<double>();
-        if (d == 0 || d == 1) return d == 1;
-        issues_->Field("bool_parsing", {std::string(key)},
-                       "Input should be a valid boolean, unable to interpret input", *v);
-        return fallback;
-      }
-      case json::kind::string: {
-        std::string s(v->get_string());
-        for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        for (std::string_view t : {"1", "on", "t", "true", "y", "yes"}) {
-          if (s == t) return true;
-        }
-        for (std::string_view f : {"0", "off", "f", "false", "n", "no"}) {
-          if (s == f) return false;
-        }
-        issues_->Field("bool_parsing", {std::string(key)},
-                       "Input should be a valid boolean, unable to interpret input", *v);
-        return fallback;
-      }
-      default:
-        break;
+    if (v == nullptr || (v->is_null() && nullable)) return fallback;
+    internal::LaxBoolError why;
+    if (std::optional<bool> b = internal::LaxBool(*v, &why)) return *b;
+    if (why == internal::LaxBoolError::kParsing) {
+      issues_->Field("bool_parsing", {std::string(key)},
+                     "Input should be a valid boolean, unable to interpret input", *v);
+    } else {
+      issues_->Field("bool_type", {std::string(key)}, "Input should be a valid boolean", *v);
     }
-    issues_->Field("bool_type", {std::string(key)}, "Input should be a valid boolean", *v);
     return fallback;
   }
 

@@ -82,6 +82,39 @@ TEST(ChatRequestTest, WrongTypesAreReportedTogether) {
             "valid boolean, unable to interpret input', 'input': 'maybe'}");
 }
 
+// pydantic's lax bool: the twelve strings case-insensitively, 0 and 1 as numbers; anything else
+// is bool_parsing (a scalar) or bool_type (a container).
+TEST(ChatRequestTest, LaxBoolsLikePydantic) {
+  const std::pair<const char*, bool> accepted[] = {
+      {"true", true},   {"false", false},    {"1", true},        {"0", false},     {"1.0", true},
+      {"0.0", false},   {"\"YES\"", true},   {"\"On\"", true},   {"\"t\"", true},  {"\"y\"", true},
+      {"\"1\"", true},  {"\"No\"", false},   {"\"OFF\"", false}, {"\"f\"", false}, {"\"n\"", false},
+      {"\"0\"", false}, {"\"FALSE\"", false}};
+  for (const auto& [text, want] : accepted) {
+    auto r = ParseChatCompletionRequest(std::string(R"({"messages":[],"stream":)") + text + "}");
+    ASSERT_TRUE(r) << text << ": " << r.error().message;
+    EXPECT_EQ(r->stream, want) << text;
+  }
+  const std::pair<const char*, const char*> refused[] = {
+      {"2", "bool_parsing"},      {"0.5", "bool_parsing"},      {"-1", "bool_parsing"},
+      {"\"\"", "bool_parsing"},   {"\" yes\"", "bool_parsing"}, {"\"truee\"", "bool_parsing"},
+      {"\"ja\"", "bool_parsing"}, {"[]", "bool_type"},          {"{}", "bool_type"}};
+  for (const auto& [text, type] : refused) {
+    auto r = ParseChatCompletionRequest(std::string(R"({"messages":[],"stream":)") + text + "}");
+    ASSERT_FALSE(r) << text;
+    EXPECT_NE(r.error().message.find(std::string("'type': '") + type + "'"), std::string::npos)
+        << text << ": " << r.error().message;
+  }
+  // null is the default for an optional bool, an error for a required one.
+  auto null_stream = ParseChatCompletionRequest(R"({"messages":[],"stream":null})");
+  ASSERT_TRUE(null_stream) << null_stream.error().message;
+  EXPECT_FALSE(null_stream->stream);
+  auto null_eos = ParseChatCompletionRequest(R"({"messages":[],"ignore_eos":null})");
+  ASSERT_FALSE(null_eos);
+  EXPECT_NE(null_eos.error().message.find("'type': 'bool_type'"), std::string::npos)
+      << null_eos.error().message;
+}
+
 TEST(ChatRequestTest, LaxCoercionsLikePydantic) {
   auto r = ParseChatCompletionRequest(
       R"({"messages":[],"max_tokens":"12","stream":"true","n":2.0,"temperature":1})");

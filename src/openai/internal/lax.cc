@@ -1,5 +1,6 @@
-#include "openai/internal/lax_int.h"
+#include "openai/internal/lax.h"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -48,6 +49,51 @@ std::optional<int64_t> LaxInt(const boost::json::value& v, LaxIntError* error) {
       why = LaxIntError::kType;
       return std::nullopt;
   }
+}
+
+std::optional<bool> LaxBoolFromNumber(double d) {
+  if (d == 0 || d == 1) return d == 1;
+  return std::nullopt;
+}
+
+std::optional<bool> LaxBoolFromString(std::string_view s) {
+  if (s.size() > 5) return std::nullopt;
+  char lower[5];
+  for (size_t i = 0; i < s.size(); ++i) {
+    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
+  }
+  const std::string_view l(lower, s.size());
+  for (std::string_view t : {"1", "on", "t", "true", "y", "yes"}) {
+    if (l == t) return true;
+  }
+  for (std::string_view f : {"0", "off", "f", "false", "n", "no"}) {
+    if (l == f) return false;
+  }
+  return std::nullopt;
+}
+
+std::optional<bool> LaxBool(const boost::json::value& v, LaxBoolError* error) {
+  LaxBoolError ignored;
+  LaxBoolError& why = error != nullptr ? *error : ignored;
+  why = LaxBoolError::kNone;
+  std::optional<bool> out;
+  switch (v.kind()) {
+    case boost::json::kind::bool_:
+      return v.get_bool();
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_:
+      out = LaxBoolFromNumber(v.to_number<double>());
+      break;
+    case boost::json::kind::string:
+      out = LaxBoolFromString(v.get_string());
+      break;
+    default:
+      why = LaxBoolError::kType;
+      return std::nullopt;
+  }
+  if (!out) why = LaxBoolError::kParsing;
+  return out;
 }
 
 }  // namespace brix::openai::internal
