@@ -128,6 +128,9 @@ TEST_F(ClusterTest, LaterTurnsCarryTheConversationAndHitTheCache) {
     EXPECT_EQ(t1.input_tokens,
               t0.input_tokens + t0.output_tokens + w.sessions[i / 3].turns[1].prompt_tokens());
     EXPECT_NEAR(t1.sent_s, t0.end_s + 0.5, 1e-6);  // think time after the answer
+    // As in vLLM, the answer's blocks are cached too: every whole block of the first turn's
+    // prompt and answer but the answer's last token (sampled, never fed back) is a hit.
+    EXPECT_EQ(t1.cached_tokens, (t0.input_tokens + t0.output_tokens - 1) / 16 * 16);
   }
   EXPECT_GT(r->replicas[0].prefix_cache_hits, 0);
 }
